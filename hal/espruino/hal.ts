@@ -1,0 +1,148 @@
+// The Espruino 2v29 backend of the HAL: the only code that touches Espruino
+// globals and modules. Modules are loaded when espruinoHal() runs, not at
+// load time, so the bundle's order does not matter.
+
+import type { Clock, Console, DigitalOut, DigitalOutOptions, EdgeInput, EdgeInputOptions, Flash, Hal, Level, Socket, SocketOptions, System, Watchdog } from "../types";
+
+/**
+ * getTime() counts seconds since boot on a board, but wall-clock seconds on
+ * the Linux build and after setTime(): the clock counts from bootS.
+ */
+function clockFrom(bootS: number): Clock {
+  return {
+    nowMs: () => (getTime() - bootS) * 1000,
+    setTimeout: (cb, ms) => setTimeout(cb, ms) as unknown as number,
+    clearTimeout: (id) => clearTimeout(id),
+    setInterval: (cb, ms) => setInterval(cb, ms) as unknown as number,
+    clearInterval: (id) => clearInterval(id),
+  };
+}
+
+/** Storage, with failures thrown rather than returned as false. */
+function storageFlash(storage: EspruinoStorage): Flash {
+  return {
+    read: (name) => {
+      const buf = storage.readArrayBuffer(name);
+      return buf === undefined ? undefined : new Uint8Array(buf);
+    },
+    write: (name, data, offset, size) => {
+      if (name.length > 28) throw new Error("Storage name too long: " + name);
+      const ok = offset === undefined ? storage.write(name, E.toString(data)) : storage.write(name, E.toString(data), offset, size);
+      if (!ok) throw new Error("Storage write failed: " + name);
+    },
+    erase: (name) => storage.erase(name),
+    list: (prefix) => {
+      const all = storage.list();
+      if (prefix === undefined) return all;
+      const out: string[] = [];
+      for (let i = 0; i < all.length; i++) if (all[i].indexOf(prefix) === 0) out.push(all[i]);
+      return out;
+    },
+    getFree: () => storage.getFree(),
+    getTrash: () => storage.getStats().trashBytes,
+    compact: () => storage.compact(),
+  };
+}
+
+function digitalOut(options: DigitalOutOptions): DigitalOut {
+  const pin = options.pin;
+  let level: Level = options.value;
+  // digitalWrite sets the level and makes the pin an output in one call.
+  digitalWrite(pin, level);
+  return {
+    write: (v) => {
+      level = v;
+      digitalWrite(pin, v);
+    },
+    read: () => level,
+    close: () => pinMode(pin, "input"),
+  };
+}
+
+function edgeInput(options: EdgeInputOptions, bootS: number): EdgeInput {
+  const pin = options.pin;
+  const onEdge = options.onEdge;
+  pinMode(pin, "input");
+  const id = setWatch((e) => onEdge(e.state ? 1 : 0, (e.time - bootS) * 1000), pin, { repeat: true, edge: "both", debounce: options.debounceMs });
+  return {
+    read: () => (digitalRead(pin) ? 1 : 0),
+    close: () => clearWatch(id),
+  };
+}
+
+function connect(net: EspruinoNet, options: SocketOptions): Socket {
+  let open = true;
+  const sock = net.connect({ host: options.host, port: options.port }, () => {
+    if (open) options.onConnect();
+  });
+  sock.on("data", (d) => {
+    if (open) options.onData(E.toUint8Array(d));
+  });
+  sock.on("error", (err) => {
+    if (open && options.onError) options.onError(typeof err === "string" ? err : String(err.message));
+  });
+  sock.on("close", () => {
+    if (!open) return;
+    open = false;
+    options.onClose();
+  });
+  return {
+    write: (data) => sock.write(E.toString(data)),
+    close: () => {
+      open = false;
+      sock.end();
+    },
+  };
+}
+
+const watchdog: Watchdog = {
+  enable: (timeoutS) => E.enableWatchdog(timeoutS, false),
+  kick: () => E.kickWatchdog(),
+};
+
+const consoleApi: Console = {
+  print: (line) => print(line),
+  expose: (name, api) => {
+    (global as unknown as { [k: string]: unknown })[name] = api;
+  },
+  setPassword: (password) => {
+    E.setPassword(password === "" ? undefined : password);
+    if (password !== "") E.lockConsole();
+  },
+};
+
+const system: System = {
+  memory: () => {
+    const m = process.memory();
+    return { free: m.free, used: m.usage, total: m.total };
+  },
+  crc32: (data) => E.CRC32(data),
+  restart: () => E.reboot(),
+};
+
+/** The Espruino modules the HAL is built on. */
+export interface EspruinoModules {
+  storage: EspruinoStorage;
+  net: EspruinoNet;
+}
+
+/** The HAL over the given modules (a test passes stand-ins). */
+export function espruinoHalWith(modules: EspruinoModules): Hal {
+  const net = modules.net;
+  const bootS = getTime();
+  return {
+    clock: clockFrom(bootS),
+    flash: storageFlash(modules.storage),
+    watchdog: watchdog,
+    console: consoleApi,
+    system: system,
+    digitalOut: digitalOut,
+    edgeInput: (options) => edgeInput(options, bootS),
+    connect: (options) => connect(net, options),
+  };
+}
+
+/** The HAL on a real Espruino board. */
+export function espruinoHal(): Hal {
+  return espruinoHalWith({ storage: require("Storage"), net: require("net") });
+}

@@ -1,0 +1,191 @@
+// A simulated board for Node: the HAL over virtual pins, a virtual clock, a
+// flash that fails like Espruino Storage, sockets over node:net, a watchdog
+// and a console a test can read. It runs firmware like a device does: at
+// power-on, again after a power cut, a watchdog reset or a restart.
+
+import * as net from "node:net";
+import type { Hal, Socket, SocketOptions } from "../types";
+import { VirtualClock } from "./clock";
+import { crc32 } from "./crc32";
+import { PowerCut, SimFlash } from "./flash";
+import { VirtualPins } from "./pins";
+
+export interface SimBoardOptions {
+  clock?: VirtualClock;
+  flash?: SimFlash;
+  /** The pins the board has; opening another throws "Invalid pin" as Espruino does. Default: any. */
+  pins?: string[];
+}
+
+/** Why the board booted. */
+export type BootReason = "power-on" | "power-cut" | "watchdog" | "restart";
+
+/** Firmware as the board runs it: started with a fresh HAL at every boot. */
+export type Firmware = (hal: Hal) => void;
+
+export class SimBoard {
+  readonly clock: VirtualClock;
+  readonly pins: VirtualPins;
+  readonly flash: SimFlash;
+  /** Every line the firmware printed, across boots. */
+  readonly lines: string[] = [];
+  /** What the firmware exposed on its console (e.g. R), for this boot. */
+  globals: { [name: string]: unknown } = {};
+  /** Every boot with its reason and world time. */
+  readonly boots: { reason: BootReason; atMs: number }[] = [];
+  /** The console password in effect ("" when none). */
+  password = "";
+  private firmware: Firmware | undefined;
+  private watchdogS = 0;
+  private lastKickMs = 0;
+  private sockets = new Set<net.Socket>();
+  private current: Hal | undefined;
+  private on = false;
+  private readonly validPins: string[] | undefined;
+
+  constructor(options: SimBoardOptions = {}) {
+    this.validPins = options.pins;
+    this.clock = options.clock ?? new VirtualClock();
+    this.pins = new VirtualPins(this.clock);
+    this.flash = options.flash ?? new SimFlash();
+    // The watchdog is hardware: it keeps counting whatever the firmware does.
+    this.clock.worldClock().setInterval(() => this.checkWatchdog(), 1000);
+  }
+
+  /** Powers the board on with this firmware. */
+  start(firmware: Firmware): void {
+    this.firmware = firmware;
+    this.boot("power-on");
+  }
+
+  /** The HAL of the running boot. */
+  hal(): Hal {
+    if (!this.current) throw new Error("the board is off");
+    return this.current;
+  }
+
+  /** Power is cut now; the board boots again at once (or stays off). */
+  powerCut(bootAgain = true): void {
+    this.powerOff();
+    if (bootAgain) this.boot("power-cut");
+  }
+
+  /**
+   * Advances time by ms. A power cut raised by the flash (SimFlash.cutAt)
+   * stops the board where it was and boots it again, and time runs on.
+   */
+  run(ms: number): void {
+    const end = this.clock.worldMs() + ms;
+    for (;;) {
+      try {
+        this.clock.advance(end - this.clock.worldMs());
+        return;
+      } catch (e) {
+        if (!(e instanceof PowerCut)) throw e;
+        this.powerCut();
+      }
+    }
+  }
+
+  /** Runs a console call as a technician would, with the board's global names. */
+  call<T>(fn: (globals: { [name: string]: unknown }) => T): T {
+    return fn(this.globals);
+  }
+
+  private powerOff(): void {
+    this.on = false;
+    this.current = undefined;
+    this.watchdogS = 0;
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    this.pins.powerCycle();
+    this.clock.powerCycle();
+    this.globals = {};
+  }
+
+  private boot(reason: BootReason): void {
+    if (this.on) this.powerOff();
+    this.flash.powerCycle();
+    this.on = true;
+    this.boots.push({ reason, atMs: this.clock.worldMs() });
+    this.current = this.makeHal();
+    if (this.firmware) this.firmware(this.current);
+  }
+
+  private checkWatchdog(): void {
+    if (!this.on || this.watchdogS === 0) return;
+    if (this.clock.worldMs() - this.lastKickMs > this.watchdogS * 1000) this.boot("watchdog");
+  }
+
+  private connect(options: SocketOptions): Socket {
+    const sock = net.createConnection({ host: options.host, port: options.port });
+    this.sockets.add(sock);
+    let open = true;
+    const closeOnce = () => {
+      if (!open) return;
+      open = false;
+      this.sockets.delete(sock);
+      options.onClose();
+    };
+    sock.on("connect", () => open && options.onConnect());
+    sock.on("data", (d: Buffer) => open && options.onData(new Uint8Array(d)));
+    sock.on("error", (e) => open && options.onError?.(e.message));
+    sock.on("close", closeOnce);
+    return {
+      write: (data) => {
+        if (open) sock.write(data);
+      },
+      close: () => {
+        open = false;
+        this.sockets.delete(sock);
+        sock.end();
+      },
+    };
+  }
+
+  private checkPin<T extends { pin: string }>(o: T): T {
+    if (this.validPins && !this.validPins.includes(o.pin)) throw new Error("Invalid pin");
+    return o;
+  }
+
+  private makeHal(): Hal {
+    return {
+      clock: this.clock.boardClock(),
+      flash: this.flash,
+      watchdog: {
+        enable: (timeoutS) => {
+          this.watchdogS = timeoutS;
+          this.lastKickMs = this.clock.worldMs();
+        },
+        kick: () => {
+          this.lastKickMs = this.clock.worldMs();
+        },
+      },
+      console: {
+        print: (line) => {
+          this.lines.push(line);
+        },
+        expose: (name, api) => {
+          this.globals[name] = api;
+        },
+        setPassword: (password) => {
+          this.password = password;
+        },
+      },
+      system: {
+        memory: () => {
+          const m = process.memoryUsage();
+          return { free: Math.round((m.heapTotal - m.heapUsed) / 1024), used: Math.round(m.heapUsed / 1024), total: Math.round(m.heapTotal / 1024) };
+        },
+        crc32,
+        restart: () => {
+          // After the current call returns, as a reboot would.
+          this.clock.worldClock().setTimeout(() => this.boot("restart"), 0);
+        },
+      },
+      digitalOut: (o) => this.pins.digitalOut(this.checkPin(o)),
+      edgeInput: (o) => this.pins.edgeInput(this.checkPin(o)),
+      connect: (o) => this.connect(o),
+    };
+  }
+}

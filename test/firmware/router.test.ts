@@ -1,0 +1,129 @@
+// The router booted on the simulated board: what a technician sees on the
+// console, and what it does with a bad configuration.
+
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { CONFIG_FILE, bootRouter, type Router, type RouterStatus } from "../../firmware/router";
+import type { RouterConfig } from "../../firmware/config";
+import { SimBoard } from "../../hal/sim/board";
+
+const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8")) as RouterConfig;
+
+function boot(defaults: unknown = config, prepare?: (b: SimBoard) => void, pins?: string[]) {
+  const board = new SimBoard({ pins });
+  prepare?.(board);
+  let router: Router | undefined;
+  board.start((hal) => {
+    router = bootRouter(hal, { version: "1.2.3+test", defaults });
+  });
+  const status = () => (board.globals.R as { status(): RouterStatus }).status();
+  return { board, status, router: () => router as Router };
+}
+
+const ascii = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
+
+describe("router boot and R.status()", () => {
+  it("boots on the simulated board and reports firmware, uptime, relays, meters and memory", () => {
+    const { board, status } = boot();
+    board.run(90_000);
+    const s = status();
+    expect(s.fw).toBe("1.2.3+test");
+    expect(s.state).toBe("running");
+    expect(s.uptimeS).toBe(90);
+    expect(s.relays).toEqual([0, 0, 0, 0]);
+    expect(s.fuseLimitW).toBe(11000);
+    expect(s.meters.map((m) => m.name)).toEqual(config.meters.map((m) => m.name));
+    expect(s.meters.every((m) => m.wh === 0 && m.pulses === 0)).toBe(true);
+    expect(s.boot).toBe(1);
+    expect(s.mem.free).toBeGreaterThan(0);
+    expect(board.lines.join("\n")).toMatch(/sden-router 1\.2\.3\+test, up 90 s, running/);
+  });
+
+  it("prints a banner with the configuration in effect", () => {
+    const { board } = boot();
+    const text = board.lines.join("\n");
+    expect(text).toMatch(/^sden-router 1\.2\.3\+test on ESP32, router demo-grid\/home-1 \(config from defaults\)/);
+    expect(text).toContain("relay 2 ev: pin D27, 3700 W, boot off, min on 300 s, min off 300 s");
+    expect(text).toContain("meter 3 ev-meter: pin D33, sub, 800 imp/kWh, min width 30 ms");
+  });
+
+  it("counts pulses on a meter input and shows them in the status", () => {
+    const { board, status } = boot();
+    for (let i = 0; i < 25; i++) {
+      board.pins.pulse("D34", 50);
+      board.run(500);
+    }
+    board.pins.pulse("D34", 10); // too short: noise
+    board.run(500);
+    const m = status().meters[0];
+    expect(m.pulses).toBe(25);
+    expect(m.wh).toBe(25);
+    expect(m.noise).toBe(1);
+  });
+
+  it("takes the configuration in flash over the baked-in defaults", () => {
+    const stored = { ...config, routerId: "from-flash" };
+    const { board } = boot(config, (b) => b.flash.write(CONFIG_FILE, ascii(JSON.stringify(stored))));
+    expect(board.lines[0]).toContain(`router demo-grid/from-flash (config from ${CONFIG_FILE})`);
+  });
+
+  it("refuses a bad configuration in flash, names the field and holds every relay off", () => {
+    const bad = { ...config, fuseLimitW: -5, relays: config.relays.map((r) => ({ ...r, bootOn: true })) };
+    const { board, status } = boot(config, (b) => b.flash.write(CONFIG_FILE, ascii(JSON.stringify(bad))));
+    const s = status();
+    expect(s.state).toBe("config-error");
+    expect(s.errors).toContainEqual(expect.stringMatching(/^fuseLimitW: /));
+    expect(board.lines.join("\n")).toMatch(/configuration refused \(sden\.cfg\), all relays held off/);
+    for (const r of config.relays) {
+      expect(board.pins.writes(r.pin).map((w) => w.level)).toEqual([0]);
+    }
+  });
+
+  it("refuses a configuration in flash that is not JSON", () => {
+    const { status } = boot(config, (b) => b.flash.write(CONFIG_FILE, ascii("{ not json")));
+    expect(status().errors[0]).toMatch(/^sden\.cfg: not valid JSON/);
+  });
+
+  it("refuses bad baked-in defaults the same way", () => {
+    const { status } = boot({ ...config, meters: [{ ...config.meters[0], pulsesPerKwh: 0 }] });
+    expect(status().state).toBe("config-error");
+    expect(status().errors).toEqual(["meters[0].pulsesPerKwh: must be from 1 to 100000 impulses per kWh (see the meter's label); got 0"]);
+  });
+
+  it("refuses a configuration whose pins the board does not have, and holds the relays it can drive off", () => {
+    const pins = ["D25", "D26", "D27", "D14", "D34", "D35", "D32"]; // no D33
+    const { board, status } = boot(config, undefined, pins);
+    const s = status();
+    expect(s.state).toBe("config-error");
+    expect(s.errors).toEqual(["board: Invalid pin; check the pins in the configuration against the board"]);
+    for (const r of config.relays) expect(board.pins.level(r.pin)).toBe(0);
+    expect(board.boots.length).toBe(1);
+  });
+
+  it("kicks the watchdog, so a day passes without a watchdog reset", () => {
+    const { board } = boot();
+    board.run(86_400_000);
+    expect(board.boots.map((b) => b.reason)).toEqual(["power-on"]);
+  });
+
+  it("a firmware that stops kicking is reset by the watchdog", () => {
+    const { board, router } = boot();
+    router().stop();
+    board.run(60_000);
+    expect(board.boots.map((b) => b.reason)).toContain("watchdog");
+  });
+
+  it("R.restart() saves the meter totals exactly and boots again", () => {
+    const { board, status } = boot();
+    for (let i = 0; i < 7; i++) {
+      board.pins.pulse("D34", 50);
+      board.run(300);
+    }
+    (board.globals.R as { restart(): void }).restart();
+    board.run(1000);
+    expect(board.boots.map((b) => b.reason)).toEqual(["power-on", "restart"]);
+    const s = status();
+    expect(s.meters[0].wh).toBe(7);
+    expect(s.boot).toBe(2);
+  });
+});

@@ -1,0 +1,35 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { build } from "../../tools/build/build";
+import { checkBundle } from "../../tools/build/check-bundle";
+
+const dir = mkdtempSync(join(tmpdir(), "sden-build-"));
+const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8"));
+
+describe("npm run build", () => {
+  it("writes one ASCII bundle that passes the bundle check, with the config baked in", async () => {
+    const out = join(dir, "router.js");
+    const r = await build({ outFile: out });
+    const code = readFileSync(out, "utf8");
+    expect(r.bytes).toBe(Buffer.byteLength(code));
+    expect(/^[\x09\x0a\x0d\x20-\x7e]*$/.test(code)).toBe(true);
+    expect(checkBundle(code)).toEqual([]);
+    expect(code).toMatch(/"?routerId"?:"home-1"/);
+    expect(code).toContain('require("Storage")');
+    expect(code.startsWith("(function(){")).toBe(true);
+  });
+
+  it("refuses a configuration with a bad value, naming the field", async () => {
+    const bad = join(dir, "bad.json");
+    writeFileSync(bad, JSON.stringify({ ...config, relays: [{ ...config.relays[0], pin: "Q99" }] }));
+    await expect(build({ configFile: bad, outFile: join(dir, "x.js") })).rejects.toThrow(/relays\[0\]\.pin: must be a pin name/);
+  });
+
+  it("refuses a configuration that is not JSON", async () => {
+    const bad = join(dir, "bad2.json");
+    writeFileSync(bad, "{");
+    await expect(build({ configFile: bad, outFile: join(dir, "y.js") })).rejects.toThrow(/cannot read it as JSON/);
+  });
+});

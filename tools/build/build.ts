@@ -1,0 +1,93 @@
+// npm run build: bundles firmware/main.ts into build/router.js, one
+// self-contained, minified, ASCII-only file for the Espruino 2v29
+// interpreter, with flash.config.json validated and baked in as defaults.
+
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as esbuild from "esbuild";
+import { validateConfig } from "../../firmware/config";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Espruino's own modules, loaded by require() on the board. */
+const ESPRUINO_MODULES = ["Storage", "net", "crypto", "tls", "Wifi", "EspruinoWiFi", "Flash"];
+
+export interface BuildResult {
+  file: string;
+  bytes: number;
+  version: string;
+}
+
+/** "0.1.0+abc1234", or "0.1.0+dev" outside a git checkout. */
+function firmwareVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+  let build = "dev";
+  try {
+    build = execFileSync("git", ["rev-parse", "--short=7", "HEAD"], { cwd: root, stdio: ["ignore", "pipe", "ignore"] }).toString().trim();
+  } catch {
+    // not a checkout, or no commit yet
+  }
+  return pkg.version + "+" + build;
+}
+
+/** Reads and validates a board config; throws with every problem, one per line. */
+export function loadConfig(file: string): unknown {
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: cannot read it as JSON: ${(e as Error).message}`, { cause: e });
+  }
+  const errors = validateConfig(config);
+  if (errors.length > 0) throw new Error(`${file} is not valid:\n  ${errors.join("\n  ")}`);
+  return config;
+}
+
+export async function build(options: { configFile?: string; outFile?: string } = {}): Promise<BuildResult> {
+  const configFile = options.configFile ?? join(root, "flash.config.json");
+  const outFile = options.outFile ?? join(root, "build/router.js");
+  const config = loadConfig(configFile);
+  const version = firmwareVersion();
+  const result = await esbuild.build({
+    entryPoints: [join(root, "firmware/main.ts")],
+    bundle: true,
+    write: false,
+    format: "cjs",
+    platform: "neutral",
+    target: "es2015",
+    minify: true,
+    charset: "ascii",
+    legalComments: "none",
+    external: ESPRUINO_MODULES,
+    // The bundle's names stay out of Espruino's global scope (D5, E, LED1...).
+    // Class fields as plain assignments in the constructor, not esbuild's
+    // __publicField/defineProperty helper (which crashed 2v29: ASSERT in jsvar.c).
+    tsconfigRaw: { compilerOptions: { useDefineForClassFields: false } },
+    banner: { js: "(function(){" },
+    footer: { js: "})();" },
+    define: {
+      SDEN_VERSION: JSON.stringify(version),
+      SDEN_DEFAULT_CONFIG: JSON.stringify(config),
+    },
+    // esbuild cannot lower these for 2v29; make it refuse them outright.
+    supported: { destructuring: false, "rest-argument": false, "default-argument": false, "exponent-operator": false, "async-await": false, generator: false },
+    logLevel: "silent",
+  });
+  const code = result.outputFiles[0].contents;
+  mkdirSync(dirname(outFile), { recursive: true });
+  writeFileSync(outFile, code);
+  return { file: outFile, bytes: code.length, version };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  build().then(
+    (r) => console.log(`${r.file.replace(root + "/", "")}: ${r.bytes} bytes, firmware ${r.version}`),
+    (e: Error & { errors?: esbuild.Message[] }) => {
+      if (e.errors) for (const m of e.errors) console.error(`${m.location?.file}:${m.location?.line}: ${m.text}`);
+      else console.error(e.message);
+      process.exit(1);
+    },
+  );
+}
