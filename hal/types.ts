@@ -56,12 +56,18 @@ export interface EdgeInput {
 }
 
 /**
- * Flash files with the semantics of Espruino's Storage module: names of at
- * most 28 characters; write(name, data) creates or replaces a whole file;
- * write(name, data, 0, size) pre-allocates a file of `size` bytes (the rest
- * reads 0xFF); write(name, data, offset) programs bytes into an existing
- * pre-allocated file. Replaced and erased copies stay as trash until
- * compact(). NOT atomic: see hal/records.ts for what is safe to build on it.
+ * Flash files with the semantics of Espruino's Storage module (measured on
+ * 2v29; docs/espruino-notes.md):
+ * - names of at most 28 characters;
+ * - write(name, data) and write(name, data, 0) create or replace a whole file
+ *   (writing the bytes a file already holds does nothing);
+ * - write(name, data, 0, size) pre-allocates a file of `size` bytes, the rest
+ *   reading 0xFF;
+ * - write(name, data, offset > 0) programs bytes into an existing file; it
+ *   throws when any of them was already programmed, or past the file's end;
+ * - every file costs a 32-byte header and is aligned to 4 bytes; replaced and
+ *   erased copies stay as trash until compact().
+ * NOT atomic: see hal/records.ts for what is safe to build on it.
  */
 export interface Flash {
   /** The file's bytes, or undefined when there is no such file. */

@@ -27,7 +27,8 @@ function storageFlash(storage: EspruinoStorage): Flash {
     },
     write: (name, data, offset, size) => {
       if (name.length > 28) throw new Error("Storage name too long: " + name);
-      const ok = offset === undefined ? storage.write(name, E.toString(data)) : storage.write(name, E.toString(data), offset, size);
+      // Storage takes the typed array itself: no copy into a string.
+      const ok = offset === undefined ? storage.write(name, data) : storage.write(name, data, offset, size);
       if (!ok) throw new Error("Storage write failed: " + name);
     },
     erase: (name) => storage.erase(name),

@@ -123,8 +123,8 @@ export function installEspruinoStandin(): Standin {
       const d = board.flash.read(name);
       return d === undefined ? undefined : d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength);
     },
-    write: (name: string, data: string, offset?: number, size?: number) => {
-      board.flash.write(name, toBytes(data), offset, size);
+    write: (name: string, data: string | Uint8Array, offset?: number, size?: number) => {
+      board.flash.write(name, typeof data === "string" ? toBytes(data) : new Uint8Array(data), offset, size);
       return true;
     },
     erase: (name: string) => board.flash.erase(name),

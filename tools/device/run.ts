@@ -39,7 +39,7 @@ const probe = [
   "setTimeout(function(){",
   "  print('--- R.status()');",
   "  var s = R.status();",
-  "  print('--- json ' + JSON.stringify({state: s.state, fw: s.fw, relays: s.relays, meters: s.meters.length, errors: s.errors}));",
+  "  print('--- json ' + JSON.stringify({state: s.state, fw: s.fw, boot: s.boot, relays: s.relays, meters: s.meters.length, errors: s.errors}));",
   "  print('--- memory ' + JSON.stringify(process.memory()));",
   "  quit();",
   "}, 1500);",
@@ -50,18 +50,25 @@ writeFileSync(
 );
 console.log(run(dir, ["store.js"], 20).split("\n").filter((l) => l.startsWith("stored")).join("\n"));
 
-// 2. Boot from flash, as a board does at power-on.
-const out = run(dir, ["-e", ""], 30);
-const lines = out.split("\n").filter((l) => l.trim() !== "" && !/^( ____|\||  *\|_\|| 2v29 \(c\)|Espruino is Open|only by sales|http:\/\/espruino.com\/Donate|>)/.test(l));
-console.log(lines.join("\n"));
-const json = lines.find((l) => l.startsWith("--- json "));
-const status = json ? JSON.parse(json.slice(9)) : undefined;
-if (!status || status.state !== "running" || status.fw !== result.version) {
-  console.error(`\ndevice boot FAILED: expected a running router ${result.version}`);
-  process.exit(1);
+// 2. Boot from flash, as a board does at power-on; then again, so the
+// second boot restores what the first saved (the boot counter goes up).
+function boot(expectedBoot: number): void {
+  const out = run(dir, ["-e", ""], 30);
+  const lines = out.split("\n").filter((l) => l.trim() !== "" && !/^( ____|\||  *\|_\|| 2v29 \(c\)|Espruino is Open|only by sales|http:\/\/espruino.com\/Donate|>)/.test(l));
+  console.log(lines.join("\n"));
+  const json = lines.find((l) => l.startsWith("--- json "));
+  const status = json ? JSON.parse(json.slice(9)) : undefined;
+  if (!status || status.state !== "running" || status.fw !== result.version || status.boot !== expectedBoot) {
+    console.error(`\ndevice boot FAILED: expected router ${result.version} running, boot ${expectedBoot}`);
+    process.exit(1);
+  }
+  if (/Uncaught|Error|OUT OF MEMORY|ASSERT/.test(out)) {
+    console.error("\ndevice boot FAILED: the interpreter reported an error");
+    process.exit(1);
+  }
 }
-if (/Uncaught|Error|OUT OF MEMORY/.test(out)) {
-  console.error("\ndevice boot FAILED: the interpreter reported an error");
-  process.exit(1);
-}
-console.log(`\ndevice boot ok: ${result.bytes} bytes booted from .bootcde on Espruino, router ${status.fw} running`);
+
+boot(1);
+console.log("--- power off, boot again");
+boot(2);
+console.log(`\ndevice boot ok: ${result.bytes} bytes booted twice from .bootcde on Espruino 2v29, router ${result.version} running, totals restored`);
