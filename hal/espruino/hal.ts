@@ -45,30 +45,46 @@ function storageFlash(storage: EspruinoStorage): Flash {
   };
 }
 
-function digitalOut(options: DigitalOutOptions): DigitalOut {
-  const pin = options.pin;
-  let level: Level = options.value;
-  // digitalWrite sets the level and makes the pin an output in one call.
-  digitalWrite(pin, level);
-  return {
-    write: (v) => {
-      level = v;
-      digitalWrite(pin, v);
-    },
-    read: () => level,
-    close: () => pinMode(pin, "input"),
-  };
+// Pins are classes, not objects of closures: methods live once on the
+// prototype, so a relay or an input costs a few JsVars, not a scope each.
+
+/** An output pin; digitalWrite sets the level and makes it an output in one call. */
+class EspruinoDigitalOut implements DigitalOut {
+  private readonly pin: string;
+  private level: Level;
+  constructor(options: DigitalOutOptions) {
+    this.pin = options.pin;
+    this.level = options.value;
+    digitalWrite(this.pin, this.level);
+  }
+  write(value: Level): void {
+    this.level = value;
+    digitalWrite(this.pin, value);
+  }
+  read(): Level {
+    return this.level;
+  }
+  close(): void {
+    pinMode(this.pin, "input");
+  }
 }
 
-function edgeInput(options: EdgeInputOptions, bootS: number): EdgeInput {
-  const pin = options.pin;
-  const onEdge = options.onEdge;
-  pinMode(pin, "input");
-  const id = setWatch((e) => onEdge(e.state ? 1 : 0, (e.time - bootS) * 1000), pin, { repeat: true, edge: "both", debounce: options.debounceMs });
-  return {
-    read: () => (digitalRead(pin) ? 1 : 0),
-    close: () => clearWatch(id),
-  };
+/** An input pin watched on both edges, times counted from the HAL's start. */
+class EspruinoEdgeInput implements EdgeInput {
+  private readonly pin: string;
+  private readonly id: number;
+  constructor(options: EdgeInputOptions, bootS: number) {
+    const onEdge = options.onEdge;
+    this.pin = options.pin;
+    pinMode(this.pin, "input");
+    this.id = setWatch((e) => onEdge(e.state ? 1 : 0, (e.time - bootS) * 1000), this.pin, { repeat: true, edge: "both", debounce: options.debounceMs });
+  }
+  read(): Level {
+    return digitalRead(this.pin) ? 1 : 0;
+  }
+  close(): void {
+    clearWatch(this.id);
+  }
 }
 
 function connect(net: EspruinoNet, options: SocketOptions): Socket {
@@ -137,8 +153,8 @@ export function espruinoHalWith(modules: EspruinoModules): Hal {
     watchdog: watchdog,
     console: consoleApi,
     system: system,
-    digitalOut: digitalOut,
-    edgeInput: (options) => edgeInput(options, bootS),
+    digitalOut: (options) => new EspruinoDigitalOut(options),
+    edgeInput: (options) => new EspruinoEdgeInput(options, bootS),
     connect: (options) => connect(net, options),
   };
 }
