@@ -6,11 +6,12 @@ import { describe, expect, it } from "vitest";
 import { CONFIG_FILE, bootRouter, type Router, type RouterStatus } from "../../firmware/router";
 import type { RouterConfig } from "../../firmware/config";
 import { SimBoard } from "../../hal/sim/board";
+import { SimFlash } from "../../hal/sim/flash";
 
 const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8")) as RouterConfig;
 
-function boot(defaults: unknown = config, prepare?: (b: SimBoard) => void, pins?: string[]) {
-  const board = new SimBoard({ pins });
+function boot(defaults: unknown = config, prepare?: (b: SimBoard) => void, pins?: string[], flash?: SimFlash) {
+  const board = new SimBoard({ pins, flash });
   prepare?.(board);
   let router: Router | undefined;
   board.start((hal) => {
@@ -98,6 +99,22 @@ describe("router boot and R.status()", () => {
     expect(s.errors).toEqual(["board: Invalid pin; check the pins in the configuration against the board"]);
     for (const r of config.relays) expect(board.pins.level(r.pin)).toBe(0);
     expect(board.boots.length).toBe(1);
+  });
+
+  it("compacts flash itself when trash blocks the next record file, before any save fails, and loses nothing", () => {
+    // A small store, so the meter's record files fill it with trash quickly.
+    const { board, status, router } = boot(config, undefined, undefined, new SimFlash({ sizeBytes: 32 * 1024 }));
+    const pulses = 6000;
+    for (let i = 0; i < pulses; i++) {
+      board.pins.pulse("D34", 50);
+      board.run(500);
+    }
+    expect(board.flash.compactions).toBeGreaterThanOrEqual(2);
+    expect(board.flash.wipes).toBe(0);
+    expect(router().meter?.saveErrors).toBe(0);
+    expect(status().meters[0].wh).toBe(pulses);
+    board.powerCut();
+    expect(status().meters[0].wh).toBeGreaterThanOrEqual(pulses - config.meterSaveWh);
   });
 
   it("kicks the watchdog, so a day passes without a watchdog reset", () => {

@@ -7,7 +7,7 @@
 //
 //   ESPRUINO=/path/to/espruino npm run test:device
 
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,7 +25,7 @@ function run(dir: string, args: string[], timeoutS: number): string {
 }
 
 const result = await build();
-const bundle = execFileSync("cat", [result.file], { encoding: "latin1" });
+const bundle = readFileSync(result.file, "latin1");
 const dir = mkdtempSync(join(tmpdir(), "sden-device-"));
 
 // The Linux build has pins D0-D32 only: the board's configuration in flash
