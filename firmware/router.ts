@@ -101,7 +101,7 @@ export class Router {
     this.version = options.version;
     const read = readConfig(hal, options.defaults);
     this.errors = read.errors;
-    if (hal.watchdog) this.startWatchdog(read.config);
+    this.startWatchdog(read.config);
     if (read.errors.length > 0) {
       holdRelaysOff(hal, read.config);
       this.printErrors(read.source);
