@@ -226,7 +226,7 @@ export class Router {
     out.print("relays " + s.relays.join("") + ", load " + s.loadW + "/" + s.fuseLimitW + " W");
     for (let i = 0; i < s.meters.length; i++) {
       const m = s.meters[i];
-      out.print("meter " + m.name + ": " + m.wh + " Wh (" + m.pulses + " pulses, " + m.noise + " noise), " + m.powerW + " W");
+      out.print("meter " + m.name + ": " + m.wh + " Wh (" + m.pulses + " pulses; " + m.noise + " noise since boot), " + m.powerW + " W");
     }
     out.print("memory free " + s.mem.free + " of " + s.mem.total);
   }
