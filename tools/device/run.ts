@@ -1,9 +1,10 @@
 // npm run test:device: boots the built bundle on a real Espruino 2v29
 // interpreter (its Linux build, which the project does not ship: point
 // ESPRUINO at one), the way a board boots it: stored as .bootcde in the
-// interpreter's flash and started without a script. Prints what the router
-// printed, R.status() and process.memory(), and fails when the boot did not
-// reach a running router.
+// interpreter's flash and started without a script, twice, so the second
+// boot restores what the first saved. Prints what the router printed,
+// R.status() and process.memory(), and fails when a boot did not reach a
+// running router.
 //
 //   ESPRUINO=/path/to/espruino npm run test:device
 
@@ -11,31 +12,21 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "../build/build";
+import { fileURLToPath } from "node:url";
+import { build, type BuildResult } from "../build/build";
 
-const bin = process.env.ESPRUINO;
-if (!bin) {
-  console.error("test:device needs ESPRUINO=/path/to/an Espruino 2v29 Linux build (see README, 'Running on the interpreter')");
-  process.exit(2);
+/** What one boot on the interpreter showed. */
+export interface DeviceBoot {
+  /** The interpreter's output, banner and prompts removed. */
+  lines: string[];
+  /** JsVars in use after boot (process.memory().usage). */
+  usage: number;
 }
 
-function run(dir: string, args: string[], timeoutS: number): string {
-  const r = spawnSync("timeout", ["-k", "1", String(timeoutS), bin!, ...args], { cwd: dir, encoding: "latin1" });
-  return (r.stdout + r.stderr).replace(/\r/g, "").replace(/\x1b\[J/g, "");
-}
+const BANNER = /^( ____|\||  *\|_\|| 2v29 \(c\)|Espruino is Open|only by sales|http:\/\/espruino.com\/Donate|>)/;
 
-const result = await build();
-const bundle = readFileSync(result.file, "latin1");
-const dir = mkdtempSync(join(tmpdir(), "sden-device-"));
-
-// The Linux build has pins D0-D32 only: the board's configuration in flash
-// (sden.cfg, as the flasher writes it) maps the relays and meters onto them.
-const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8"));
-config.relays.forEach((r: { pin: string }, i: number) => (r.pin = "D" + i));
-config.meters.forEach((m: { pin: string }, i: number) => (m.pin = "D" + (10 + i)));
-
-// 1. Store the bundle as .bootcde, the config, and a .boot3 that reports after boot.
-const probe = [
+// After boot: the router's status and the interpreter's memory, then quit.
+const PROBE = [
   "setTimeout(function(){",
   "  print('--- R.status()');",
   "  var s = R.status();",
@@ -44,31 +35,64 @@ const probe = [
   "  quit();",
   "}, 1500);",
 ].join("\n");
-writeFileSync(
-  join(dir, "store.js"),
-  `var S=require("Storage");S.write(".bootcde",${JSON.stringify(bundle)});S.write(".boot3",${JSON.stringify(probe)});S.write("sden.cfg",${JSON.stringify(JSON.stringify(config))});print("stored "+S.read(".bootcde").length+" bytes");`,
-);
-console.log(run(dir, ["store.js"], 20).split("\n").filter((l) => l.startsWith("stored")).join("\n"));
 
-// 2. Boot from flash, as a board does at power-on; then again, so the
-// second boot restores what the first saved (the boot counter goes up).
-function boot(expectedBoot: number): void {
-  const out = run(dir, ["-e", ""], 30);
-  const lines = out.split("\n").filter((l) => l.trim() !== "" && !/^( ____|\||  *\|_\|| 2v29 \(c\)|Espruino is Open|only by sales|http:\/\/espruino.com\/Donate|>)/.test(l));
-  console.log(lines.join("\n"));
-  const json = lines.find((l) => l.startsWith("--- json "));
-  const status = json ? JSON.parse(json.slice(9)) : undefined;
-  if (!status || status.state !== "running" || status.fw !== result.version || status.boot !== expectedBoot) {
-    console.error(`\ndevice boot FAILED: expected router ${result.version} running, boot ${expectedBoot}`);
-    process.exit(1);
+function run(bin: string, dir: string, args: string[], timeoutS: number): string {
+  const r = spawnSync("timeout", ["-k", "1", String(timeoutS), bin, ...args], { cwd: dir, encoding: "latin1" });
+  return (r.stdout + r.stderr).replace(/\r/g, "").replace(/\x1b\[J/g, "");
+}
+
+/** The lines after `prefix`, parsed as JSON, or undefined. */
+function jsonAfter(lines: string[], prefix: string): { [k: string]: unknown } | undefined {
+  const line = lines.find((l) => l.startsWith(prefix));
+  return line ? JSON.parse(line.slice(prefix.length)) : undefined;
+}
+
+/**
+ * Stores the bundle as .bootcde (with a configuration whose pins the Linux
+ * build has) and boots it twice; throws unless both boots reach a running
+ * router of this version, the second with the boot counter restored.
+ */
+export function bootTwiceOnEspruino(bin: string, result: BuildResult): DeviceBoot[] {
+  const dir = mkdtempSync(join(tmpdir(), "sden-device-"));
+  // The Linux build has pins D0-D32 only: the board's configuration in flash
+  // (sden.cfg, as the flasher writes it) maps the relays and meters onto them.
+  const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8"));
+  config.relays.forEach((r: { pin: string }, i: number) => (r.pin = "D" + i));
+  config.meters.forEach((m: { pin: string }, i: number) => (m.pin = "D" + (10 + i)));
+  const bundle = readFileSync(result.file, "latin1");
+  writeFileSync(
+    join(dir, "store.js"),
+    `var S=require("Storage");S.write(".bootcde",${JSON.stringify(bundle)});S.write(".boot3",${JSON.stringify(PROBE)});S.write("sden.cfg",${JSON.stringify(JSON.stringify(config))});`,
+  );
+  run(bin, dir, ["store.js"], 20);
+  const boots: DeviceBoot[] = [];
+  for (let expected = 1; expected <= 2; expected++) {
+    const out = run(bin, dir, ["-e", ""], 30);
+    const lines = out.split("\n").filter((l) => l.trim() !== "" && !BANNER.test(l));
+    const status = jsonAfter(lines, "--- json ");
+    const memory = jsonAfter(lines, "--- memory ");
+    if (!status || status.state !== "running" || status.fw !== result.version || status.boot !== expected) {
+      throw new Error(`boot ${expected}: expected router ${result.version} running, boot ${expected}\n${lines.join("\n")}`);
+    }
+    if (/Uncaught|Error|OUT OF MEMORY|ASSERT/.test(out)) throw new Error(`boot ${expected}: the interpreter reported an error\n${lines.join("\n")}`);
+    boots.push({ lines, usage: Number(memory?.usage) });
   }
-  if (/Uncaught|Error|OUT OF MEMORY|ASSERT/.test(out)) {
-    console.error("\ndevice boot FAILED: the interpreter reported an error");
+  return boots;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const bin = process.env.ESPRUINO;
+  if (!bin) {
+    console.error("test:device needs ESPRUINO=/path/to/an Espruino 2v29 Linux build (see docs/espruino-notes.md, 'Running on the interpreter')");
+    process.exit(2);
+  }
+  const result = await build();
+  try {
+    const boots = bootTwiceOnEspruino(bin, result);
+    boots.forEach((b, i) => console.log(`--- boot ${i + 1}\n${b.lines.join("\n")}`));
+    console.log(`\ndevice boot ok: ${result.bytes} bytes booted twice from .bootcde on Espruino 2v29, router ${result.version} running, totals restored`);
+  } catch (e) {
+    console.error(`\ndevice boot FAILED: ${(e as Error).message}`);
     process.exit(1);
   }
 }
-
-boot(1);
-console.log("--- power off, boot again");
-boot(2);
-console.log(`\ndevice boot ok: ${result.bytes} bytes booted twice from .bootcde on Espruino 2v29, router ${result.version} running, totals restored`);
