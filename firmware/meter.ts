@@ -19,6 +19,7 @@
 // pulse is saved.)
 
 import type { Clock, EdgeInput, EdgeInputOptions, Level } from "../hal/types";
+import type { RecordStore } from "../hal/records";
 
 export interface MeterInput {
   /** The S0 input pin. */
@@ -31,20 +32,13 @@ export interface MeterInput {
   debounceMs: number;
 }
 
-/** What the meter needs of the crash-safe records (hal/records.ts, Records). */
-export interface MeterRecords {
-  /** The last record saved completely, or undefined when there is none. */
-  load(): Uint8Array | undefined;
-  /** Saves a record; 0, or an error code (such as REC_FULL). */
-  save(data: Uint8Array): number;
-}
 
 export interface PulseMeterOptions {
   clock: Clock;
   /** Opens an input pin that reports its debounced edges (Hal.edgeInput). */
   watch: (o: EdgeInputOptions) => EdgeInput;
   inputs: MeterInput[];
-  records: MeterRecords;
+  records: RecordStore;
   /** Totals are saved before any input's unsaved energy passes this. */
   saveThresholdWh: number;
 }
@@ -89,7 +83,7 @@ export class PulseMeter {
   private failedSaves = 0;
   private lastError = 0;
   private readonly clock: Clock;
-  private readonly records: MeterRecords;
+  private readonly records: RecordStore;
   private readonly thresholdWh: number;
   private readonly n: number;
   private readonly watches: EdgeInput[] = [];

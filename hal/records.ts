@@ -55,6 +55,14 @@ const STORAGE_ALIGN_BYTES = 8;
 /** Storage names are at most 28 characters; ".0" and ".1" take 2. */
 const MAX_NAME_CHARS = 26;
 
+/** What an owner of crash-safe records uses: the latest record, and saving the next. */
+export interface RecordStore {
+  /** The last record saved completely, or undefined when there is none. */
+  load(): Uint8Array | undefined;
+  /** Saves a record: REC_OK, or why not (REC_TOO_BIG, REC_FULL). */
+  save(data: Uint8Array): number;
+}
+
 export interface RecordsOptions {
   /** Base name of the two files, at most 26 characters (".0"/".1" is added). */
   name: string;
@@ -78,7 +86,7 @@ function writeU32(b: Uint8Array, at: number, v: number): void {
   b[at + 3] = (v >>> 24) & 0xff;
 }
 
-export class Records {
+export class Records implements RecordStore {
   private readonly flash: Flash;
   private readonly crc32: (d: Uint8Array) => number;
   private readonly names: string[];

@@ -139,6 +139,8 @@ export interface System {
   memory(): MemoryStats;
   /** CRC-32 (IEEE 802.3, as E.CRC32) of the bytes. */
   crc32(data: Uint8Array): number;
+  /** SHA-256 of the bytes (32 bytes): native on the board, for protocol/hmac.ts. */
+  sha256(data: Uint8Array): Uint8Array;
   /** A controlled restart: the router has already saved what it must. */
   restart(): void;
 }

@@ -128,19 +128,23 @@ const consoleApi: Console = {
   },
 };
 
-const system: System = {
-  memory: () => {
-    const m = process.memory();
-    return { free: m.free, used: m.usage, total: m.total };
-  },
-  crc32: (data) => E.CRC32(data),
-  restart: () => E.reboot(),
-};
+function systemWith(crypto: EspruinoCrypto): System {
+  return {
+    memory: () => {
+      const m = process.memory();
+      return { free: m.free, used: m.usage, total: m.total };
+    },
+    crc32: (data) => E.CRC32(data),
+    sha256: (data) => new Uint8Array(crypto.SHA256(data)),
+    restart: () => E.reboot(),
+  };
+}
 
 /** The Espruino modules the HAL is built on. */
 export interface EspruinoModules {
   storage: EspruinoStorage;
   net: EspruinoNet;
+  crypto: EspruinoCrypto;
 }
 
 /** The HAL over the given modules (a test passes stand-ins). */
@@ -152,7 +156,7 @@ export function espruinoHalWith(modules: EspruinoModules): Hal {
     flash: storageFlash(modules.storage),
     watchdog: watchdog,
     console: consoleApi,
-    system: system,
+    system: systemWith(modules.crypto),
     digitalOut: (options) => new EspruinoDigitalOut(options),
     edgeInput: (options) => new EspruinoEdgeInput(options, bootS),
     connect: (options) => connect(net, options),
@@ -161,5 +165,5 @@ export function espruinoHalWith(modules: EspruinoModules): Hal {
 
 /** The HAL on a real Espruino board. */
 export function espruinoHal(): Hal {
-  return espruinoHalWith({ storage: require("Storage"), net: require("net") });
+  return espruinoHalWith({ storage: require("Storage"), net: require("net"), crypto: require("crypto") });
 }

@@ -3,6 +3,7 @@
 // and a console a test can read. It runs firmware like a device does: at
 // power-on, again after a power cut, a watchdog reset or a restart.
 
+import { createHash } from "node:crypto";
 import * as net from "node:net";
 import type { Hal, Socket, SocketOptions } from "../types";
 import { VirtualClock } from "./clock";
@@ -178,6 +179,7 @@ export class SimBoard {
           return { free: Math.round((m.heapTotal - m.heapUsed) / 1024), used: Math.round(m.heapUsed / 1024), total: Math.round(m.heapTotal / 1024) };
         },
         crc32,
+        sha256: (data) => new Uint8Array(createHash("sha256").update(data).digest()),
         restart: () => {
           // After the current call returns, as a reboot would.
           this.clock.worldClock().setTimeout(() => this.boot("restart"), 0);

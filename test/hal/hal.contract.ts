@@ -8,6 +8,9 @@ import * as net from "node:net";
 import { clearTimeout, setTimeout } from "node:timers";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Hal, Level } from "../../hal/types";
+import { hmacSha256 } from "../../protocol/hmac";
+import { RFC4231 } from "../protocol/rfc4231";
+import { ascii, fromHex, toHex } from "../support/bytes";
 
 export interface HalUnderTest {
   hal: Hal;
@@ -22,10 +25,6 @@ export interface HalUnderTest {
   /** A name exposed on the console. */
   global(name: string): unknown;
   close(): void;
-}
-
-function ascii(s: string): Uint8Array {
-  return new Uint8Array([...s].map((c) => c.charCodeAt(0)));
 }
 
 export function halContract(name: string, make: () => HalUnderTest): void {
@@ -126,6 +125,20 @@ export function halContract(name: string, make: () => HalUnderTest): void {
       const { hal } = open();
       expect(hal.system.crc32(ascii("123456789")) >>> 0).toBe(0xcbf43926);
       expect(hal.system.crc32(new Uint8Array(0)) >>> 0).toBe(0);
+    });
+
+    it("HMAC-SHA256 on the board's SHA-256 gives RFC 4231's test vectors", () => {
+      const { hal } = open();
+      for (const v of RFC4231) {
+        const mac = hmacSha256(hal.system.sha256, fromHex(v.key), fromHex(v.data));
+        expect(toHex(mac.subarray(0, v.mac.length / 2)), v.name).toBe(v.mac);
+      }
+    });
+
+    it("SHA-256 is the FIPS 180-4 one", () => {
+      const { hal } = open();
+      expect(toHex(hal.system.sha256(ascii("abc")))).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+      expect(toHex(hal.system.sha256(new Uint8Array(0)))).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     });
 
     it("memory figures are positive and consistent", () => {

@@ -3,10 +3,7 @@ import * as zlib from "node:zlib";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { crc32 } from "../../hal/sim/crc32";
-
-function ascii(s: string): Uint8Array {
-  return new Uint8Array(Array.from(s, (c) => c.charCodeAt(0)));
-}
+import { ascii } from "../support/bytes";
 
 const zlibCrc32 = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
 

@@ -4,6 +4,7 @@
 // the simulated one in Node. It mirrors the documented Espruino API; the
 // real interpreter is checked by hand (README, "Running on the interpreter").
 
+import { createHash } from "node:crypto";
 import * as net from "node:net";
 import type { DigitalOut, Level } from "../../hal/types";
 import { SimBoard } from "../../hal/sim/board";
@@ -147,6 +148,13 @@ export function installEspruinoStandin(): Standin {
       };
     },
   };
-  st.modules = { storage, net: espruinoNet } as unknown as EspruinoModules;
+  // Espruino's SHA256 takes a string or bytes and returns an ArrayBuffer.
+  const crypto = {
+    SHA256: (d: string | Uint8Array) => {
+      const digest = createHash("sha256").update(typeof d === "string" ? toBytes(d) : d).digest();
+      return digest.buffer.slice(digest.byteOffset, digest.byteOffset + 32);
+    },
+  };
+  st.modules = { storage, net: espruinoNet, crypto } as unknown as EspruinoModules;
   return st;
 }
