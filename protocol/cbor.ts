@@ -1,0 +1,295 @@
+// The CBOR subset the protocol needs (RFC 8949), for the device.
+//
+// Values:
+//   unsigned and negative integers      number, -(2^53-1) .. 2^53-1
+//   byte strings                        Uint8Array
+//   text strings, ASCII only            string
+//   arrays                              CborValue[]
+//   maps with integer keys              an object, e.g. { 1: 10, 2: 0 }
+//   true, false, null                   boolean, null
+//
+// Always the preferred serialization (RFC 8949 section 4.2.1): the shortest
+// head for every integer and length, map keys in their encoded bytewise
+// order. The decoder accepts exactly what the encoder writes, so decoding
+// and encoding again gives the same bytes. Everything else is refused with
+// a reason code, never a thrown exception: floats, tags, indefinite lengths,
+// undefined and other simple values (section 3.3), longer heads than needed,
+// text beyond ASCII, map keys that are not integers or not in order.
+//
+// Decoding is bounded: a depth limit on nesting, a length limit on every
+// string and container, and nothing is allocated for a length before the
+// input is known to hold that many bytes (every item takes at least one).
+
+export type CborValue = number | boolean | null | string | Uint8Array | CborValue[] | CborMap;
+
+/** A map with integer keys: { 1: 10, 2: 0 }. */
+export interface CborMap {
+  [key: number]: CborValue;
+}
+
+/** The input ends inside an item. */
+export const CBOR_E_INCOMPLETE = 1;
+/** Not well-formed (RFC 8949 appendix F): reserved additional information 28-30, a break outside an indefinite item, a two-byte simple value below 32. */
+export const CBOR_E_MALFORMED = 2;
+/** Well-formed but outside the subset: floats, tags, indefinite lengths, undefined, other simple values. */
+export const CBOR_E_UNSUPPORTED = 3;
+/** A longer head than the value needs (section 4.2.1). */
+export const CBOR_E_NOT_PREFERRED = 4;
+/** An integer beyond +-(2^53-1), which a number cannot hold exactly. */
+export const CBOR_E_RANGE = 5;
+/** A text string with a byte or character outside ASCII. */
+export const CBOR_E_TEXT = 6;
+/** A map key that is not an integer, repeated, or out of order. */
+export const CBOR_E_KEY = 7;
+/** Containers nested deeper than allowed. */
+export const CBOR_E_DEPTH = 8;
+/** A string or container longer than allowed. */
+export const CBOR_E_LENGTH = 9;
+/** Bytes left over after the item. */
+export const CBOR_E_TRAILING = 10;
+/** Encoding: a value the subset cannot hold (a fraction, NaN, undefined, a function). */
+export const CBOR_E_TYPE = 11;
+/** Encoding: the output buffer is too small. */
+export const CBOR_E_FULL = 12;
+
+const TWO_32 = 0x100000000;
+/** The largest integer the subset holds: 2^53 - 1, the largest a number holds exactly. */
+export const CBOR_MAX_INT = 9007199254740991;
+
+/** Writes v big-endian into bytes out[at .. at+bytes). Arithmetic, not bit operations: v may be 2^32 - 1. */
+function writeBE(out: Uint8Array, at: number, v: number, bytes: number): void {
+  for (let i = bytes - 1; i >= 0; i--) {
+    out[at + i] = v % 256;
+    v = Math.floor(v / 256);
+  }
+}
+
+/** Writes the head of an item: major type and argument, shortest form. Returns the new offset or -CBOR_E_FULL. */
+function writeHead(out: Uint8Array, at: number, major: number, n: number): number {
+  const bytes = n < 24 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < TWO_32 ? 4 : 8;
+  if (at + 1 + bytes > out.length) return -CBOR_E_FULL;
+  out[at] = (major << 5) | (bytes === 0 ? n : bytes === 1 ? 24 : bytes === 2 ? 25 : bytes === 4 ? 26 : 27);
+  if (bytes === 8) {
+    writeBE(out, at + 1, Math.floor(n / TWO_32), 4);
+    writeBE(out, at + 5, n % TWO_32, 4);
+  } else writeBE(out, at + 1, n, bytes);
+  return at + 1 + bytes;
+}
+
+/** True when map key a comes before b in the bytewise order of their encodings. */
+function keyBefore(a: number, b: number): boolean {
+  if (a >= 0) return b < 0 || a < b;
+  return b < 0 && a > b;
+}
+
+/** The integer keys of a map in encoded order, or null when one is not an integer. */
+function mapKeys(m: CborMap): number[] | null {
+  const names = Object.keys(m);
+  const keys: number[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const k = Number(names[i]);
+    if (String(k) !== names[i] || Math.floor(k) !== k || k > CBOR_MAX_INT || k < -CBOR_MAX_INT) return null;
+    let j = keys.length;
+    keys.push(k);
+    while (j > 0 && keyBefore(k, keys[j - 1])) {
+      keys[j] = keys[j - 1];
+      j--;
+    }
+    keys[j] = k;
+  }
+  return keys;
+}
+
+/**
+ * Encodes v into out from offset at, nesting at most maxDepth containers.
+ * Returns the offset after the item, or a negative reason code (-CBOR_E_*).
+ */
+export function encodeCbor(v: CborValue, out: Uint8Array, at: number, maxDepth: number): number {
+  if (typeof v === "number") {
+    if (v !== Math.floor(v)) return -CBOR_E_TYPE;
+    if (v > CBOR_MAX_INT || v < -CBOR_MAX_INT) return -CBOR_E_RANGE;
+    return v < 0 ? writeHead(out, at, 1, -1 - v) : writeHead(out, at, 0, v);
+  }
+  if (v === false || v === true || v === null) {
+    if (at >= out.length) return -CBOR_E_FULL;
+    out[at] = v === null ? 0xf6 : v ? 0xf5 : 0xf4;
+    return at + 1;
+  }
+  if (typeof v === "string") {
+    at = writeHead(out, at, 3, v.length);
+    if (at < 0) return at;
+    if (at + v.length > out.length) return -CBOR_E_FULL;
+    for (let i = 0; i < v.length; i++) {
+      const c = v.charCodeAt(i);
+      if (c > 0x7f) return -CBOR_E_TEXT;
+      out[at + i] = c;
+    }
+    return at + v.length;
+  }
+  if (v instanceof Uint8Array) {
+    at = writeHead(out, at, 2, v.length);
+    if (at < 0) return at;
+    if (at + v.length > out.length) return -CBOR_E_FULL;
+    out.set(v, at);
+    return at + v.length;
+  }
+  if (typeof v !== "object") return -CBOR_E_TYPE;
+  if (maxDepth < 1) return -CBOR_E_DEPTH;
+  if (Array.isArray(v)) {
+    at = writeHead(out, at, 4, v.length);
+    for (let i = 0; i < v.length && at >= 0; i++) at = encodeCbor(v[i], out, at, maxDepth - 1);
+    return at;
+  }
+  const keys = mapKeys(v);
+  if (keys === null) return -CBOR_E_KEY;
+  at = writeHead(out, at, 5, keys.length);
+  for (let i = 0; i < keys.length && at >= 0; i++) {
+    at = encodeCbor(keys[i], out, at, 0);
+    if (at >= 0) at = encodeCbor(v[keys[i]], out, at, maxDepth - 1);
+  }
+  return at;
+}
+
+/** The result of decodeCbor: the value, or a reason code in e (0 when fine). */
+export interface CborDecoded {
+  v: CborValue;
+  /** 0, or the CBOR_E_* reason the input was refused. */
+  e: number;
+}
+
+/** Decoder state for one call: input, position, limits, and the first error. */
+interface Reader {
+  b: Uint8Array;
+  p: number;
+  e: number;
+  maxLength: number;
+}
+
+/**
+ * Reads the argument of a head whose initial byte ib was just read (major
+ * types 0-6). Returns -1 with r.e set when it is refused; indefinite
+ * lengths are refused here.
+ */
+function readHead(r: Reader, ib: number): number {
+  const ai = ib & 31;
+  if (ai < 24) return ai;
+  if (ai > 27) {
+    r.e = ai === 31 && (ib >> 5 === 2 || ib >> 5 === 3 || ib >> 5 === 4 || ib >> 5 === 5) ? CBOR_E_UNSUPPORTED : CBOR_E_MALFORMED;
+    return -1;
+  }
+  const bytes = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : 8;
+  if (r.p + bytes > r.b.length) {
+    r.e = CBOR_E_INCOMPLETE;
+    return -1;
+  }
+  let n = 0;
+  for (let i = 0; i < bytes; i++) n = n * 256 + r.b[r.p + i];
+  r.p += bytes;
+  // bytes === 8 and n beyond 2^53: the sum above is no longer exact, but it
+  // is above CBOR_MAX_INT, which the caller refuses.
+  if (n < (bytes === 1 ? 24 : bytes === 2 ? 0x100 : bytes === 4 ? 0x10000 : TWO_32)) {
+    r.e = CBOR_E_NOT_PREFERRED;
+    return -1;
+  }
+  return n;
+}
+
+function readItem(r: Reader, depth: number): CborValue {
+  if (r.p >= r.b.length) {
+    r.e = CBOR_E_INCOMPLETE;
+    return null;
+  }
+  const ib = r.b[r.p++];
+  const major = ib >> 5;
+  if (major === 7) {
+    if (ib === 0xf4 || ib === 0xf5) return ib === 0xf5;
+    if (ib === 0xf6) return null;
+    // fc-fe are reserved and ff (break) stands outside an indefinite item:
+    // not well-formed; so is a two-byte simple value below 32 (section 3.3).
+    // Floats, undefined and the other simple values are well-formed but
+    // outside the subset.
+    const ai = ib & 31;
+    if (ai > 27) r.e = CBOR_E_MALFORMED;
+    else if (ai > 23 && r.p + (1 << (ai - 24)) > r.b.length) r.e = CBOR_E_INCOMPLETE;
+    else if (ai === 24 && r.b[r.p] < 32) r.e = CBOR_E_MALFORMED;
+    else r.e = CBOR_E_UNSUPPORTED;
+    return null;
+  }
+  const n = readHead(r, ib);
+  if (n < 0) return null;
+  if (major === 6) {
+    r.e = CBOR_E_UNSUPPORTED;
+    return null;
+  }
+  if (n > CBOR_MAX_INT || (major === 1 && n > CBOR_MAX_INT - 1)) {
+    r.e = CBOR_E_RANGE;
+    return null;
+  }
+  if (major === 0) return n;
+  if (major === 1) return -1 - n;
+  if (n > r.maxLength) {
+    r.e = CBOR_E_LENGTH;
+    return null;
+  }
+  // Every byte of a string, and every item of a container, takes at least a byte.
+  if (r.p + (major === 5 ? 2 * n : n) > r.b.length) {
+    r.e = CBOR_E_INCOMPLETE;
+    return null;
+  }
+  if (major === 2) {
+    r.p += n;
+    return r.b.subarray(r.p - n, r.p);
+  }
+  if (major === 3) {
+    let s = "";
+    for (let i = 0; i < n; i++) {
+      const c = r.b[r.p + i];
+      if (c > 0x7f) {
+        r.e = CBOR_E_TEXT;
+        return null;
+      }
+      s += String.fromCharCode(c);
+    }
+    r.p += n;
+    return s;
+  }
+  if (depth < 1) {
+    r.e = CBOR_E_DEPTH;
+    return null;
+  }
+  if (major === 4) {
+    const a: CborValue[] = [];
+    for (let i = 0; i < n && r.e === 0; i++) a.push(readItem(r, depth - 1));
+    return a;
+  }
+  const m: CborMap = {};
+  let last = 0;
+  for (let i = 0; i < n && r.e === 0; i++) {
+    const k = readItem(r, 0);
+    // (r.e as number): readItem() changed it. Read at depth 0, a key fails
+    // with CBOR_E_DEPTH only by being a container.
+    if ((r.e as number) === CBOR_E_DEPTH) r.e = CBOR_E_KEY;
+    if (r.e !== 0) break;
+    if (typeof k !== "number" || (i > 0 && !keyBefore(last, k))) {
+      r.e = CBOR_E_KEY;
+      break;
+    }
+    last = k;
+    m[k] = readItem(r, depth - 1);
+  }
+  return m;
+}
+
+/**
+ * Decodes exactly one item that fills bytes, nesting at most maxDepth
+ * containers, with at most maxLength bytes in a string and items in a
+ * container. Byte strings in the result are views into bytes, not copies.
+ * Never throws: a refused input gives e > 0 (CBOR_E_*) and v = null.
+ */
+export function decodeCbor(bytes: Uint8Array, maxDepth: number, maxLength: number): CborDecoded {
+  const r: Reader = { b: bytes, p: 0, e: 0, maxLength: maxLength };
+  let v = readItem(r, maxDepth);
+  if (r.e === 0 && r.p < bytes.length) r.e = CBOR_E_TRAILING;
+  if (r.e !== 0) v = null;
+  return { v: v, e: r.e };
+}
