@@ -3,6 +3,8 @@
 // validator serves the build (tools/build) and the boot, so a wrong value is
 // refused with the same message in both places, naming the field and the fix.
 
+import { TOPIC_ID_MAX, isTopicId } from "../protocol/topics";
+
 export interface RelayConfig {
   /** Appliance or circuit name, for the console and the server. */
   name: string;
@@ -87,6 +89,12 @@ function checkInt(p: Problems, o: { [k: string]: unknown }, key: string, field: 
 function checkString(p: Problems, o: { [k: string]: unknown }, key: string, field: string, re: RegExp, hint: string): void {
   const v = o[key];
   if (typeof v !== "string" || v.length > MAX_ID || !re.test(v)) p.add(field, "must be " + hint + "; got " + JSON.stringify(v));
+}
+
+/** Grid and router ids go into MQTT topics: protocol/topics.ts says what they may hold. */
+function checkTopicId(p: Problems, o: { [k: string]: unknown }, key: string): void {
+  const v = o[key];
+  if (typeof v !== "string" || !isTopicId(v)) p.add(key, "must be 1-" + TOPIC_ID_MAX + " letters, digits, '-' or '_'; got " + JSON.stringify(v));
 }
 
 function checkOneOf(p: Problems, o: { [k: string]: unknown }, key: string, field: string, allowed: string[]): void {
@@ -185,8 +193,8 @@ export function validateConfig(c: unknown): string[] {
   }
   checkKeys(p, c, "", CONFIG_KEYS);
   checkOneOf(p, c, "board", "board", BOARDS);
-  checkString(p, c, "gridId", "gridId", ID_RE, "1-24 letters, digits, '-' or '_'");
-  checkString(p, c, "routerId", "routerId", ID_RE, "1-24 letters, digits, '-' or '_'");
+  checkTopicId(p, c, "gridId");
+  checkTopicId(p, c, "routerId");
   checkInt(p, c, "fuseLimitW", "fuseLimitW", 100, 100000, "W");
   checkInt(p, c, "meterSaveWh", "meterSaveWh", 1, 1000, "Wh");
   checkInt(p, c, "packetWh", "packetWh", 1, 10000, "Wh");
