@@ -1,0 +1,98 @@
+// The envelope's sequence numbers across reboots and power cuts (design
+// section 5, after OSCORE, RFC 8613 appendix B.1):
+// - sending: a seq is never used twice. The router persists an upper bound
+//   reserved in steps of `stepK` before it uses any seq below it, and after
+//   a restart starts above the last bound it persisted. A power cut wastes
+//   at most stepK numbers; it never repeats one.
+// - receiving: the highest seq accepted from the server, persisted when the
+//   caller asks (before it acts on a message that changes state) and with
+//   every reservation. Heartbeats are not persisted one by one (that would
+//   be a flash write a minute): after a boot the router trusts the server's
+//   time only from a heartbeat that echoes its HELLO (protocol/messages.ts,
+//   HEARTBEAT), so one replayed from the gap cannot turn its clock back.
+//
+// Record (crash-safe, hal/records.ts), little-endian uint32 words:
+//   0 layout version (1)
+//   1-2 the reserved send bound, low word then high word
+//   3-4 the highest accepted receive seq, low word then high word
+
+import type { RecordStore } from "../hal/records";
+
+const SEQ_RECORD_VERSION = 1;
+const WORDS = 5;
+const TWO_32 = 0x100000000;
+
+function writeWord(b: Uint8Array, word: number, v: number): void {
+  for (let i = 0; i < 4; i++) {
+    b[word * 4 + i] = v % 256;
+    v = Math.floor(v / 256);
+  }
+}
+
+function readWord(b: Uint8Array, word: number): number {
+  let v = 0;
+  for (let i = 3; i >= 0; i--) v = v * 256 + b[word * 4 + i];
+  return v;
+}
+
+export class SeqStore {
+  private readonly records: RecordStore;
+  private readonly stepK: number;
+  private readonly buf: Uint8Array;
+  /** The bound persisted: every seq up to it may have been used. */
+  private reserved = 0;
+  /** The next seq to send. */
+  private next = 1;
+  /** The highest seq accepted from the peer (persisted or not yet). */
+  recvLast = 0;
+  /** The highest accepted seq that is in flash. */
+  recvSaved = 0;
+  /** The records' error code of the last failed save, 0 when none failed. */
+  lastSaveError = 0;
+
+  constructor(records: RecordStore, stepK: number) {
+    this.records = records;
+    this.stepK = stepK;
+    this.buf = new Uint8Array(WORDS * 4);
+    const r = records.load();
+    if (r !== undefined && r.length === WORDS * 4 && readWord(r, 0) === SEQ_RECORD_VERSION) {
+      this.reserved = readWord(r, 1) + readWord(r, 2) * TWO_32;
+      this.recvLast = this.recvSaved = readWord(r, 3) + readWord(r, 4) * TWO_32;
+      this.next = this.reserved + 1;
+    }
+  }
+
+  private save(reserved: number, recv: number): boolean {
+    const b = this.buf;
+    writeWord(b, 0, SEQ_RECORD_VERSION);
+    writeWord(b, 1, reserved % TWO_32);
+    writeWord(b, 2, Math.floor(reserved / TWO_32));
+    writeWord(b, 3, recv % TWO_32);
+    writeWord(b, 4, Math.floor(recv / TWO_32));
+    const e = this.records.save(b);
+    this.lastSaveError = e;
+    if (e !== 0) return false;
+    this.reserved = reserved;
+    this.recvSaved = recv;
+    return true;
+  }
+
+  /** The seq for the next message sent; 0 when a new bound could not be saved (send nothing then). */
+  nextSend(): number {
+    if (this.next > this.reserved && !this.save(this.next + this.stepK - 1, this.recvLast)) return 0;
+    return this.next++;
+  }
+
+  /**
+   * Records seq as the highest accepted from the peer. With persist, it is
+   * in flash before this returns true; false when that save failed (then
+   * the caller must not act on the message, and nothing changed). A seq
+   * not above the highest accepted is refused (false), changing nothing.
+   */
+  acceptRecv(seq: number, persist: boolean): boolean {
+    if (seq <= this.recvLast) return false;
+    if (persist && !this.save(this.reserved, seq)) return false;
+    this.recvLast = seq;
+    return true;
+  }
+}

@@ -1,0 +1,146 @@
+// The envelope every message travels in (design section 5):
+//
+//   [version, type, seq, time, body, mac]
+//
+// version  1
+// type     protocol/messages.ts; 1-15 up, 16-31 down
+// seq      the sender's counter, 1 .. 2^53-1, never reused (a sender
+//          persists a reserved upper bound and starts above it after a
+//          restart); a receiver accepts only seq above the highest it
+//          accepted from that peer
+// time     the sender's clock, unix seconds (uint32): for the server, the
+//          time the router sets its clock by; for the router, when the
+//          message was made
+// body     the message, checked by validateBody()
+// mac      HMAC-SHA256 with the router's key over every byte of the
+//          encoding before the mac item (the array head included),
+//          truncated to its first 8 bytes (the size of COSE's HMAC 256/64)
+//
+// Since the encoding is canonical (protocol/cbor.ts), the mac item is
+// always the frame's last 9 bytes: 0x48 and the 8 MAC bytes.
+
+import { CBOR_E_FULL, decodeCbor, encodeCbor } from "./cbor";
+import type { CborValue } from "./cbor";
+import { hmacSha256, sameBytes } from "./hmac";
+import type { Sha256 } from "./hmac";
+import { E_ENVELOPE, E_MAC, E_REPLAY, E_TYPE, E_VERSION, isKnownType, isUp, validateBody } from "./messages";
+import type { Limits } from "./messages";
+
+export const PROTOCOL_VERSION = 1;
+/** Bytes of the truncated MAC. */
+export const MAC_BYTES = 8;
+/** Deepest nesting in any message: envelope > body > request item > profile. */
+const MAX_DEPTH = 4;
+/** Longest array or string in any message (a 144-slot plan needs 144; a little room for a longer horizon). */
+const MAX_LENGTH = 320;
+
+/** A message that passed every check. */
+export interface Envelope {
+  type: number;
+  seq: number;
+  time: number;
+  body: CborValue;
+}
+
+/**
+ * Encodes [version, type, seq, time, body] and appends the MAC. Returns the
+ * frame, or a negative CBOR_E_* code when the body cannot be encoded in
+ * maxBytes.
+ */
+export function seal(type: number, seq: number, time: number, body: CborValue, key: Uint8Array, sha256: Sha256, maxBytes: number): Uint8Array | number {
+  const out = new Uint8Array(maxBytes);
+  out[0] = 0x86;
+  let at = 1;
+  const head: CborValue[] = [PROTOCOL_VERSION, type, seq, time, body];
+  for (let i = 0; i < head.length && at > 0; i++) at = encodeCbor(head[i], out, at, MAX_DEPTH - 1);
+  if (at < 0) return at;
+  if (at + 1 + MAC_BYTES > maxBytes) return -CBOR_E_FULL;
+  const mac = hmacSha256(sha256, key, out.subarray(0, at));
+  out[at] = 0x40 | MAC_BYTES;
+  out.set(mac.subarray(0, MAC_BYTES), at + 1);
+  return out.subarray(0, at + 1 + MAC_BYTES);
+}
+
+/** What open() gives: the envelope, or the reason (e > 0) the frame was refused. */
+export interface Opened {
+  env: Envelope | null;
+  e: number;
+}
+
+function refused(e: number): Opened {
+  return { env: null, e: e };
+}
+
+/**
+ * Checks a frame from a peer, in this order: CBOR within the limits, the
+ * envelope's shape and version, a type that travels towards us (`up`: we
+ * are the server), the MAC, seq above lastSeq, and the body's schema.
+ * Changes nothing: the caller records env.seq as the new highest once it
+ * has kept what it must.
+ */
+export function open(frame: Uint8Array, key: Uint8Array, sha256: Sha256, up: boolean, lastSeq: number, lim: Limits): Opened {
+  const d = decodeCbor(frame, MAX_DEPTH, MAX_LENGTH);
+  if (d.e !== 0) return refused(d.e);
+  const f = d.v as CborValue[];
+  if (!Array.isArray(f) || f.length !== 6) return refused(E_ENVELOPE);
+  for (let i = 0; i < 4; i++) {
+    const n = f[i];
+    if (typeof n !== "number" || n < 0 || (i === 3 && n > 0xffffffff)) return refused(E_ENVELOPE);
+  }
+  const mac = f[5];
+  if (!(mac instanceof Uint8Array) || mac.length !== MAC_BYTES || f[2] === 0) return refused(E_ENVELOPE);
+  if (f[0] !== PROTOCOL_VERSION) return refused(E_VERSION);
+  const type = f[1] as number;
+  if (!isKnownType(type) || isUp(type) !== up) return refused(E_TYPE);
+  const want = hmacSha256(sha256, key, frame.subarray(0, frame.length - 1 - MAC_BYTES));
+  if (!sameBytes(want, mac, MAC_BYTES)) return refused(E_MAC);
+  if ((f[2] as number) <= lastSeq) return refused(E_REPLAY);
+  const e = validateBody(type, f[4], lim);
+  if (e !== 0) return refused(e);
+  return { env: { type: type, seq: f[2] as number, time: f[3] as number, body: f[4] }, e: 0 };
+}
+
+/** Refusal counters: one per reason code (CBOR_E_* and E_*). */
+const REASONS = 48;
+
+/**
+ * A peer as its receiver sees it: the key, the highest seq accepted, and
+ * how many frames were refused for each reason. The owner persists
+ * lastSeq (firmware/seq.ts) and calls accept() once it has.
+ */
+export class Peer {
+  key: Uint8Array;
+  sha256: Sha256;
+  up: boolean;
+  lim: Limits;
+  /** The highest seq accepted from this peer. */
+  lastSeq: number;
+  /** Frames refused, by reason code; each count stops at 65,535. */
+  refused: Uint16Array;
+  /** The reason the last frame was refused, 0 when it was not. */
+  reason: number;
+
+  /** up: this receiver is the server (it takes up messages). */
+  constructor(key: Uint8Array, sha256: Sha256, up: boolean, lim: Limits, lastSeq: number) {
+    this.key = key;
+    this.sha256 = sha256;
+    this.up = up;
+    this.lim = lim;
+    this.lastSeq = lastSeq;
+    this.refused = new Uint16Array(REASONS);
+    this.reason = 0;
+  }
+
+  /** The envelope when the frame passes every check, else null with the reason counted. Changes nothing else. */
+  check(frame: Uint8Array): Envelope | null {
+    const o = open(frame, this.key, this.sha256, this.up, this.lastSeq, this.lim);
+    this.reason = o.e;
+    if (o.e !== 0 && this.refused[o.e] < 0xffff) this.refused[o.e]++;
+    return o.env;
+  }
+
+  /** Records seq as accepted: nothing at or below it is taken again. */
+  accept(seq: number): void {
+    if (seq > this.lastSeq) this.lastSeq = seq;
+  }
+}
