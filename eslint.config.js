@@ -1,5 +1,6 @@
 // Lint settings. The Espruino 2v29 subset (tools/build/subset.ts) applies to
-// device code: firmware/, protocol/ and hal/ except the simulated backend.
+// device code: firmware/, protocol/ and hal/ except the simulated backend,
+// and the checks in tools/device/*.device.ts that run on the interpreter.
 // Tests and tools run on Node and may use all of modern JavaScript.
 
 import js from "@eslint/js";
@@ -23,12 +24,13 @@ export default defineConfig([
     rules: { "no-control-regex": "off" },
   },
   {
-    files: ["firmware/**", "protocol/**", "hal/**"],
+    files: ["firmware/**", "protocol/**", "hal/**", "tools/device/*.device.ts"],
     plugins: { espruino: espruinoPlugin },
   },
   {
+    // tools/device/*.device.ts are bundled and run on the interpreter by npm run test:device.
     name: "espruino/firmware-protocol",
-    files: ["firmware/**", "protocol/**"],
+    files: ["firmware/**", "protocol/**", "tools/device/*.device.ts"],
     rules: deviceRules({ espruinoGlobals: false, date: false }),
   },
   {

@@ -33,3 +33,15 @@ describe("npm run build", () => {
     await expect(build({ configFile: bad, outFile: join(dir, "y.js") })).rejects.toThrow(/cannot read it as JSON/);
   });
 });
+
+describe("the protocol codecs as the device runs them", () => {
+  it("bundle (tools/device/protocol-check.device.ts: CBOR, envelope, HMAC, messages, MQTT, topics) and pass the bundle check", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sden-protocol-bundle-"));
+    const input = { hmac: [], key: "00", frames: [], limits: [0], cbor: [] };
+    const r = await build({ entryFile: new URL("../../tools/device/protocol-check.device.ts", import.meta.url).pathname, outFile: join(dir, "check.js"), define: { SDEN_CHECK: input } });
+    const code = readFileSync(r.file, "latin1");
+    expect(checkBundle(code)).toEqual([]);
+    // The topics module is in it (and with it the MQTT encoder that the check calls).
+    expect(code).toContain("sden/v1/");
+  });
+});

@@ -12,13 +12,11 @@ import { VirtualClock } from "../../hal/sim/clock";
 import { SimBoard } from "../../hal/sim/board";
 import { SimulatedHome } from "../sim/home";
 import { seededRandom } from "../sim/random";
+import { line } from "./line";
+import { protocolBench } from "./protocol";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
-function line(area: string, figure: string, value: string, bar: string, ok?: boolean): void {
-  const verdict = ok === undefined ? "" : ok ? "  ok" : "  BELOW BAR";
-  console.log(`${area.padEnd(12)} ${figure.padEnd(58)} ${value.padStart(14)}   bar ${bar}${verdict}`);
-}
 
 async function device(): Promise<BuildResult> {
   const r = await build();
@@ -123,3 +121,4 @@ deviceMemory(await device());
 clock();
 metering();
 powerCuts(7, 10_000);
+protocolBench();

@@ -45,13 +45,22 @@ export function loadConfig(file: string): unknown {
   return config;
 }
 
-export async function build(options: { configFile?: string; outFile?: string } = {}): Promise<BuildResult> {
+export interface BuildOptions {
+  configFile?: string;
+  outFile?: string;
+  /** The entry point; firmware/main.ts when not given (tools/device builds its protocol check from another). */
+  entryFile?: string;
+  /** More compile-time constants, as JSON values. */
+  define?: { [name: string]: unknown };
+}
+
+export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   const configFile = options.configFile ?? join(root, "flash.config.json");
   const outFile = options.outFile ?? join(root, "build/router.js");
   const config = loadConfig(configFile);
   const version = firmwareVersion();
   const result = await esbuild.build({
-    entryPoints: [join(root, "firmware/main.ts")],
+    entryPoints: [options.entryFile ?? join(root, "firmware/main.ts")],
     bundle: true,
     write: false,
     format: "cjs",
@@ -70,6 +79,7 @@ export async function build(options: { configFile?: string; outFile?: string } =
     define: {
       SDEN_VERSION: JSON.stringify(version),
       SDEN_DEFAULT_CONFIG: JSON.stringify(config),
+      ...Object.fromEntries(Object.entries(options.define ?? {}).map(([k, v]) => [k, JSON.stringify(v)])),
     },
     // esbuild cannot lower these for 2v29; make it refuse them outright.
     supported: { destructuring: false, "rest-argument": false, "default-argument": false, "exponent-operator": false, "async-await": false, generator: false },

@@ -9,6 +9,7 @@
 //   ESPRUINO=/path/to/espruino npm run test:device
 
 import { spawnSync } from "node:child_process";
+import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -80,6 +81,63 @@ export function bootTwiceOnEspruino(bin: string, result: BuildResult): DeviceBoo
   return boots;
 }
 
+/** What the protocol check on the interpreter printed, and what it should have. */
+export interface ProtocolCheck {
+  /** Lines that differ: what the device printed against what Node computes. */
+  mismatches: string[];
+  /** Lines compared. */
+  compared: number;
+  /** JsVars in use at the end of the check. */
+  usage: number;
+}
+
+/**
+ * Builds tools/device/protocol-check.device.ts, runs it on the interpreter
+ * and compares every line with Node: RFC 4231's HMAC vectors on the native
+ * SHA-256, every example sealed byte for byte and opened, its MQTT PUBLISH
+ * encoded and parsed back from chunks, and the RFC 8949 appendix A vectors
+ * decoded and encoded again.
+ */
+export async function protocolOnEspruino(bin: string): Promise<ProtocolCheck> {
+  const { RFC4231 } = await import("../../test/protocol/rfc4231");
+  const { EXAMPLES, EXAMPLE_KEY, EXAMPLE_LIMITS, EXAMPLE_TIME, frameOf } = await import("../protocol/examples");
+  const { decodeCbor, encodeCbor } = await import("../../protocol/cbor");
+  const { encodePublish } = await import("../../protocol/mqtt");
+  const { topicDown } = await import("../../protocol/topics");
+  const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+  const vectors: string[] = JSON.parse(readFileSync(new URL("../../../shared/vectors/cbor/appendix_a.json", import.meta.url), "utf8")).map((v: { hex: string }) => v.hex);
+  const input = {
+    hmac: RFC4231.map((v) => [v.key, v.data]),
+    key: hex(EXAMPLE_KEY),
+    frames: EXAMPLES.map((e) => ({ type: e.type, seq: e.seq, time: EXAMPLE_TIME, body: e.body })),
+    limits: [...EXAMPLE_LIMITS.maxPerSlot],
+    cbor: vectors,
+  };
+  const want: string[] = [
+    ...RFC4231.map((v) => "hmac " + createHmac("sha256", Buffer.from(v.key, "hex")).update(Buffer.from(v.data, "hex")).digest("hex")),
+    ...EXAMPLES.flatMap((e, i) => {
+      const f = frameOf(e);
+      return [`frame ${hex(f)} 0`, `mqtt ${hex(encodePublish(topicDown("g1", "r0042"), f, 1, i + 1, false, false))} ${topicDown("g1", "r0042")} ${i + 1} ${hex(f)} 0`];
+    }),
+    ...vectors.map((h) => {
+      const d = decodeCbor(new Uint8Array(Buffer.from(h, "hex")), 8, 300);
+      const out = new Uint8Array(512);
+      return `cbor ${d.e} ${d.e === 0 ? hex(out.subarray(0, encodeCbor(d.v, out, 0, 8))) : ""}`;
+    }),
+  ];
+  const dir = mkdtempSync(join(tmpdir(), "sden-protocol-"));
+  const file = join(dir, "check.js");
+  await build({ entryFile: fileURLToPath(new URL("./protocol-check.device.ts", import.meta.url)), outFile: file, define: { SDEN_CHECK: input } });
+  writeFileSync(file, readFileSync(file, "latin1") + "\nquit();\n", "latin1");
+  const out = run(bin, dir, [file], 60);
+  if (/Uncaught|OUT OF MEMORY|ASSERT/.test(out)) throw new Error(`the protocol check failed on the interpreter:\n${out}`);
+  const got = out.split("\n").map((l) => l.replace(/^>/, "").trimEnd()).filter((l) => /^(hmac|frame|mqtt|cbor) /.test(l));
+  const mismatches: string[] = [];
+  for (let i = 0; i < Math.max(got.length, want.length); i++) if (got[i] !== want[i]?.trimEnd()) mismatches.push(`device: ${got[i]}\n  node: ${want[i]}`);
+  const memory = out.split("\n").find((l) => l.includes("memory "));
+  return { mismatches, compared: want.length, usage: memory ? Number(JSON.parse(memory.slice(memory.indexOf("{"))).used) : NaN };
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const bin = process.env.ESPRUINO;
   if (!bin) {
@@ -91,6 +149,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     const boots = bootTwiceOnEspruino(bin, result);
     boots.forEach((b, i) => console.log(`--- boot ${i + 1}\n${b.lines.join("\n")}`));
     console.log(`\ndevice boot ok: ${result.bytes} bytes booted twice from .bootcde on Espruino 2v29, router ${result.version} running, totals restored`);
+    const p = await protocolOnEspruino(bin);
+    if (p.mismatches.length > 0) throw new Error(`protocol check: ${p.mismatches.length} of ${p.compared} results differ from Node:\n${p.mismatches.join("\n")}`);
+    console.log(`protocol ok: ${p.compared} results on Espruino 2v29 equal Node's (RFC 4231 HMAC on the native SHA-256, every example frame and its MQTT PUBLISH parsed back from 7-byte chunks, RFC 8949 appendix A)`);
   } catch (e) {
     console.error(`\ndevice boot FAILED: ${(e as Error).message}`);
     process.exit(1);
