@@ -339,6 +339,8 @@ export class MqttParser {
   // turns them into property definitions.
   /** 0 while the input is fine, else the MQTT_E_ reason of the frame that was refused. */
   declare error: number;
+  /** Frames refused since the parser was made, by reason (index MQTT_E_*); reset() keeps them. Each count stops at 65,535. */
+  declare refused: Uint16Array;
   /** The largest Remaining Length accepted. */
   declare private max: number;
   /** The chunk being read (the caller's bytes, not copied) and the read position in it. */
@@ -351,6 +353,7 @@ export class MqttParser {
   /** maxFrameBytes: the largest Remaining Length (the frame after its fixed header) to accept. */
   constructor(maxFrameBytes: number) {
     this.max = maxFrameBytes > MQTT_MAX_REMAINING ? MQTT_MAX_REMAINING : maxFrameBytes > 0 ? maxFrameBytes : 0;
+    this.refused = new Uint16Array(MQTT_E_UNSUPPORTED + 1);
     this.reset();
   }
 
@@ -437,6 +440,7 @@ export class MqttParser {
   private fail(reason: number): null {
     this.reset();
     this.error = reason;
+    if (this.refused[reason] < 0xffff) this.refused[reason]++;
     return null;
   }
 }
