@@ -22,23 +22,21 @@ const SEQ_RECORD_VERSION = 1;
 const WORDS = 5;
 const TWO_32 = 0x100000000;
 
-function writeWord(b: Uint8Array, word: number, v: number): void {
-  for (let i = 0; i < 4; i++) {
-    b[word * 4 + i] = v % 256;
-    v = Math.floor(v / 256);
-  }
+/** A number up to 2^53 from words w and w+1 (low, high) of a little-endian record. */
+function read64(v: DataView, w: number): number {
+  return v.getUint32(4 * w, true) + v.getUint32(4 * w + 4, true) * TWO_32;
 }
 
-function readWord(b: Uint8Array, word: number): number {
-  let v = 0;
-  for (let i = 3; i >= 0; i--) v = v * 256 + b[word * 4 + i];
-  return v;
+function write64(v: DataView, w: number, n: number): void {
+  v.setUint32(4 * w, n % TWO_32, true);
+  v.setUint32(4 * w + 4, Math.floor(n / TWO_32), true);
 }
 
 export class SeqStore {
   private readonly records: RecordStore;
   private readonly stepK: number;
   private readonly buf: Uint8Array;
+  private readonly view: DataView;
   /** The bound persisted: every seq up to it may have been used. */
   private reserved = 0;
   /** The next seq to send. */
@@ -54,22 +52,23 @@ export class SeqStore {
     this.records = records;
     this.stepK = stepK;
     this.buf = new Uint8Array(WORDS * 4);
+    this.view = new DataView(this.buf.buffer);
     const r = records.load();
-    if (r !== undefined && r.length === WORDS * 4 && readWord(r, 0) === SEQ_RECORD_VERSION) {
-      this.reserved = readWord(r, 1) + readWord(r, 2) * TWO_32;
-      this.recvLast = this.recvSaved = readWord(r, 3) + readWord(r, 4) * TWO_32;
-      this.next = this.reserved + 1;
+    if (r !== undefined && r.length === WORDS * 4) {
+      const v = new DataView(r.buffer, r.byteOffset, r.length);
+      if (v.getUint32(0, true) === SEQ_RECORD_VERSION) {
+        this.reserved = read64(v, 1);
+        this.recvLast = this.recvSaved = read64(v, 3);
+        this.next = this.reserved + 1;
+      }
     }
   }
 
   private save(reserved: number, recv: number): boolean {
-    const b = this.buf;
-    writeWord(b, 0, SEQ_RECORD_VERSION);
-    writeWord(b, 1, reserved % TWO_32);
-    writeWord(b, 2, Math.floor(reserved / TWO_32));
-    writeWord(b, 3, recv % TWO_32);
-    writeWord(b, 4, Math.floor(recv / TWO_32));
-    const e = this.records.save(b);
+    this.view.setUint32(0, SEQ_RECORD_VERSION, true);
+    write64(this.view, 1, reserved);
+    write64(this.view, 3, recv);
+    const e = this.records.save(this.buf);
     this.lastSaveError = e;
     if (e !== 0) return false;
     this.reserved = reserved;

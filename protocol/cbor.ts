@@ -64,10 +64,13 @@ function writeBE(out: Uint8Array, at: number, v: number, bytes: number): void {
   }
 }
 
-/** Writes the head of an item: major type and argument, shortest form. Returns the new offset or -CBOR_E_FULL. */
-function writeHead(out: Uint8Array, at: number, major: number, n: number): number {
+/**
+ * Writes the head of an item: major type and argument, shortest form, when
+ * it and `content` more bytes fit in out. Returns the new offset or -CBOR_E_FULL.
+ */
+function writeHead(out: Uint8Array, at: number, major: number, n: number, content: number): number {
   const bytes = n < 24 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < TWO_32 ? 4 : 8;
-  if (at + 1 + bytes > out.length) return -CBOR_E_FULL;
+  if (at + 1 + bytes + content > out.length) return -CBOR_E_FULL;
   out[at] = (major << 5) | (bytes === 0 ? n : bytes === 1 ? 24 : bytes === 2 ? 25 : bytes === 4 ? 26 : 27);
   if (bytes === 8) {
     writeBE(out, at + 1, Math.floor(n / TWO_32), 4);
@@ -108,7 +111,7 @@ export function encodeCbor(v: CborValue, out: Uint8Array, at: number, maxDepth: 
   if (typeof v === "number") {
     if (v !== Math.floor(v)) return -CBOR_E_TYPE;
     if (v > CBOR_MAX_INT || v < -CBOR_MAX_INT) return -CBOR_E_RANGE;
-    return v < 0 ? writeHead(out, at, 1, -1 - v) : writeHead(out, at, 0, v);
+    return v < 0 ? writeHead(out, at, 1, -1 - v, 0) : writeHead(out, at, 0, v, 0);
   }
   if (v === false || v === true || v === null) {
     if (at >= out.length) return -CBOR_E_FULL;
@@ -116,9 +119,8 @@ export function encodeCbor(v: CborValue, out: Uint8Array, at: number, maxDepth: 
     return at + 1;
   }
   if (typeof v === "string") {
-    at = writeHead(out, at, 3, v.length);
+    at = writeHead(out, at, 3, v.length, v.length);
     if (at < 0) return at;
-    if (at + v.length > out.length) return -CBOR_E_FULL;
     for (let i = 0; i < v.length; i++) {
       const c = v.charCodeAt(i);
       if (c > 0x7f) return -CBOR_E_TEXT;
@@ -127,22 +129,21 @@ export function encodeCbor(v: CborValue, out: Uint8Array, at: number, maxDepth: 
     return at + v.length;
   }
   if (v instanceof Uint8Array) {
-    at = writeHead(out, at, 2, v.length);
+    at = writeHead(out, at, 2, v.length, v.length);
     if (at < 0) return at;
-    if (at + v.length > out.length) return -CBOR_E_FULL;
     out.set(v, at);
     return at + v.length;
   }
   if (typeof v !== "object") return -CBOR_E_TYPE;
   if (maxDepth < 1) return -CBOR_E_DEPTH;
   if (Array.isArray(v)) {
-    at = writeHead(out, at, 4, v.length);
+    at = writeHead(out, at, 4, v.length, 0);
     for (let i = 0; i < v.length && at >= 0; i++) at = encodeCbor(v[i], out, at, maxDepth - 1);
     return at;
   }
   const keys = mapKeys(v);
   if (keys === null) return -CBOR_E_KEY;
-  at = writeHead(out, at, 5, keys.length);
+  at = writeHead(out, at, 5, keys.length, 0);
   for (let i = 0; i < keys.length && at >= 0; i++) {
     at = encodeCbor(keys[i], out, at, 0);
     if (at >= 0) at = encodeCbor(v[keys[i]], out, at, maxDepth - 1);

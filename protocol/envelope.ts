@@ -43,22 +43,25 @@ export interface Envelope {
 }
 
 /**
- * Encodes [version, type, seq, time, body] and appends the MAC. Returns the
- * frame, or a negative CBOR_E_* code when the body cannot be encoded in
- * maxBytes.
+ * Encodes [version, type, seq, time, body] in scratch, a buffer the caller
+ * keeps for every message (its length is the largest frame), and appends the
+ * MAC. Returns the frame in a new array of its own size, which may wait in a
+ * queue without holding a whole scratch buffer, or a negative CBOR_E_* code
+ * when the frame does not fit.
  */
-export function seal(type: number, seq: number, time: number, body: CborValue, key: Uint8Array, sha256: Sha256, maxBytes: number): Uint8Array | number {
-  const out = new Uint8Array(maxBytes);
-  out[0] = 0x86;
-  let at = 1;
+export function seal(type: number, seq: number, time: number, body: CborValue, key: Uint8Array, sha256: Sha256, scratch: Uint8Array): Uint8Array | number {
   const head: CborValue[] = [PROTOCOL_VERSION, type, seq, time, body];
-  for (let i = 0; i < head.length && at > 0; i++) at = encodeCbor(head[i], out, at, MAX_DEPTH - 1);
+  let at = encodeCbor(head, scratch, 0, MAX_DEPTH);
   if (at < 0) return at;
-  if (at + 1 + MAC_BYTES > maxBytes) return -CBOR_E_FULL;
-  const mac = hmacSha256(sha256, key, out.subarray(0, at));
-  out[at] = 0x40 | MAC_BYTES;
-  out.set(mac.subarray(0, MAC_BYTES), at + 1);
-  return out.subarray(0, at + 1 + MAC_BYTES);
+  if (at + 1 + MAC_BYTES > scratch.length) return -CBOR_E_FULL;
+  // The head of a 5-item array becomes that of the 6-item envelope; the MAC covers it.
+  scratch[0] = 0x86;
+  const mac = hmacSha256(sha256, key, scratch.subarray(0, at));
+  scratch[at++] = 0x40 | MAC_BYTES;
+  scratch.set(mac.subarray(0, MAC_BYTES), at);
+  const frame = new Uint8Array(at + MAC_BYTES);
+  frame.set(scratch.subarray(0, at + MAC_BYTES));
+  return frame;
 }
 
 /** What open() gives: the envelope, or the reason (e > 0) the frame was refused. */

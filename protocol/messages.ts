@@ -137,15 +137,19 @@ function isAscii(v: CborValue, min: number, max: number): boolean {
   return true;
 }
 
-/** 0 when every element of a is an integer 0..max; else E_SHAPE, or E_POWER for a count above max. */
-function checkCounts(a: CborValue[], max: number): number {
+/**
+ * 0 when every element of a is an integer 0..max, and when some must be
+ * above 0 (a request's profile; a schedule may hold only zeros), some is;
+ * else E_SHAPE, E_POWER for a count above max, E_RANGE for no packet at all.
+ */
+function checkCounts(a: CborValue[], max: number, some: boolean): number {
   let sum = 0;
   for (let i = 0; i < a.length; i++) {
     if (!isUint(a[i], MAX_U16)) return E_SHAPE;
     if ((a[i] as number) > max) return E_POWER;
     sum += a[i] as number;
   }
-  return sum > 0 ? 0 : E_RANGE;
+  return sum > 0 || !some ? 0 : E_RANGE;
 }
 
 /** The client's packets per slot, or -1 when the id is not a known client. */
@@ -178,7 +182,7 @@ function checkRequest(r: CborValue, lim: Limits): number {
   if (kind === KIND_PROFILE) {
     if (!isArray(f[5], 1, lim.horizonSlots)) return E_SHAPE;
     if ((f[5] as CborValue[]).length > slots) return E_ORDER;
-    return checkCounts(f[5] as CborValue[], max);
+    return checkCounts(f[5] as CborValue[], max, true);
   }
   // Energy: packets by the deadline at up to maxPerSlot (f[6]); thermal:
   // packets in every window of f[6] slots, at up to maxPerSlot (f[7]).
@@ -269,9 +273,7 @@ export function validateBody(type: number, b: CborValue, lim: Limits): number {
     if (!isUint(f[1], MAX_U16)) return E_SHAPE;
     if ((f[1] as number) + (f[2] as CborValue[]).length > lim.horizonSlots || (f[3] as number) > lim.horizonSlots) return E_HORIZON;
     if (f[3] === 0) return E_ORDER;
-    e = checkCounts(f[2] as CborValue[], max);
-    // A schedule may say "nothing for this client": all zeros is fine here.
-    return e === E_RANGE ? 0 : e;
+    return checkCounts(f[2] as CborValue[], max, false);
   }
   if (type === HEARTBEAT) {
     e = isArray(b, 3, 3) ? checkUints(b, [60, 10000, CBOR_MAX_INT]) : checkUints(b, [60, 10000]);
@@ -289,9 +291,8 @@ export function validateBody(type: number, b: CborValue, lim: Limits): number {
     return 0;
   }
   if (type === HELLO) {
-    if (!isArray(b, 4, 4) || !isAscii(f[0], 1, 32)) return E_SHAPE;
-    e = checkUints([f[1], f[2], f[3]], [MAX_U32, MAX_U16, MAX_U16]);
-    return e !== 0 ? e : (f[3] as number) < 64 ? E_RANGE : 0;
+    if (!isArray(b, 4, 4) || !isAscii(f[0], 1, 32) || !isUint(f[1], MAX_U32) || !isUint(f[2], MAX_U16) || !isUint(f[3], MAX_U16)) return E_SHAPE;
+    return (f[3] as number) < 64 ? E_RANGE : 0;
   }
   if (type === PAIRING) return isArray(b, 2, 7) ? checkPairing(f) : E_SHAPE;
   if (type === CONFIG) return checkConfig(b);

@@ -14,7 +14,7 @@ const key = EXAMPLE_KEY;
 const lim = EXAMPLE_LIMITS;
 
 function sealed(type: number, seq: number, body: CborValue, k = key): Uint8Array {
-  const f = seal(type, seq, EXAMPLE_TIME, body, k, sha256, 1024);
+  const f = seal(type, seq, EXAMPLE_TIME, body, k, sha256, new Uint8Array(1024));
   if (typeof f === "number") throw new Error(`seal: ${f}`);
   return f;
 }
@@ -51,7 +51,7 @@ describe("seal and open", () => {
   it("every valid message of every type survives seal and open", () => {
     fc.assert(
       fc.property(limitsAndMessageArb, fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 0xffffffff }), ({ lim, msg }, seq, time) => {
-        const f = seal(msg.type, seq, time, msg.body, key, sha256, 2048);
+        const f = seal(msg.type, seq, time, msg.body, key, sha256, new Uint8Array(2048));
         if (typeof f === "number") return false;
         const o = open(f, key, sha256, M.isUp(msg.type), seq - 1, lim);
         expect(o.e).toBe(0);
@@ -62,10 +62,20 @@ describe("seal and open", () => {
     );
   });
 
-  it("a frame that does not fit the buffer is refused by seal with CBOR_E_FULL", () => {
+  it("a frame that does not fit the scratch buffer is refused by seal with CBOR_E_FULL", () => {
     const len = sealed(M.HEARTBEAT, 7, HB).length;
-    for (let n = 0; n < len; n++) expect(seal(M.HEARTBEAT, 7, EXAMPLE_TIME, HB, key, sha256, n)).toBe(-CBOR_E_FULL);
-    expect(seal(M.HEARTBEAT, 7, EXAMPLE_TIME, HB, key, sha256, len)).toEqual(sealed(M.HEARTBEAT, 7, HB));
+    for (let n = 0; n < len; n++) expect(seal(M.HEARTBEAT, 7, EXAMPLE_TIME, HB, key, sha256, new Uint8Array(n))).toBe(-CBOR_E_FULL);
+    expect(seal(M.HEARTBEAT, 7, EXAMPLE_TIME, HB, key, sha256, new Uint8Array(len))).toEqual(sealed(M.HEARTBEAT, 7, HB));
+  });
+
+  it("a sealed frame is an array of its own size: reusing the scratch buffer leaves it as it was", () => {
+    const scratch = new Uint8Array(512);
+    const first = seal(M.HEARTBEAT, 7, EXAMPLE_TIME, HB, key, sha256, scratch) as Uint8Array;
+    const copy = first.slice();
+    seal(M.SCHEDULE, 8, EXAMPLE_TIME, [2, 0, [1, 2, 3], 4], key, sha256, scratch);
+    expect(first).toEqual(copy);
+    expect(first.buffer.byteLength).toBe(first.length);
+    expect(open(first, key, sha256, false, 0, lim).e).toBe(0);
   });
 });
 

@@ -40,9 +40,10 @@ const input = SDEN_CHECK;
 for (let i = 0; i < input.hmac.length; i++) print("hmac " + toHex(hmacSha256(sha256, fromHex(input.hmac[i][0]), fromHex(input.hmac[i][1]))));
 const key = fromHex(input.key);
 const lim = { horizonSlots: 144, maxPerSlot: new Uint16Array(input.limits) };
+const scratch = new Uint8Array(512);
 for (let i = 0; i < input.frames.length; i++) {
   const m = input.frames[i];
-  const f = seal(m.type, m.seq, m.time, m.body, key, sha256, 512);
+  const f = seal(m.type, m.seq, m.time, m.body, key, sha256, scratch);
   if (typeof f === "number") print("frame error " + f);
   else {
     print("frame " + toHex(f) + " " + open(f, key, sha256, isUp(m.type), 0, lim).e);

@@ -164,7 +164,7 @@ export const EXAMPLES: Example[] = [
 
 /** The example's frame: envelope, body and MAC, sealed with the example key. */
 export function frameOf(e: Example): Uint8Array {
-  const f = seal(e.type, e.seq, EXAMPLE_TIME, e.body, EXAMPLE_KEY, sha256, 1024);
+  const f = seal(e.type, e.seq, EXAMPLE_TIME, e.body, EXAMPLE_KEY, sha256, new Uint8Array(1024));
   if (typeof f === "number") throw new Error(`example "${e.name}" does not encode: ${f}`);
   return f;
 }
