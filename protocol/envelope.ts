@@ -29,8 +29,8 @@ import type { Limits } from "./messages";
 export const PROTOCOL_VERSION = 1;
 /** Bytes of the truncated MAC. */
 export const MAC_BYTES = 8;
-/** Deepest nesting in any message: envelope > body > request item > profile. */
-const MAX_DEPTH = 4;
+/** Deepest nesting in any message: envelope > restore body > its requests > request item > profile. */
+const MAX_DEPTH = 5;
 /** Longest array or string in any message (a 144-slot plan needs 144; a little room for a longer horizon). */
 const MAX_LENGTH = 320;
 

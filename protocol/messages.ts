@@ -30,6 +30,12 @@ export const TELEMETRY = 5;
 export const PAIRING = 6;
 /** A down message refused: [refSeq, refType, reason]. */
 export const NACK_UP = 7;
+/**
+ * What a wiped flash would lose, before the router compacts Storage:
+ * [mark, bootCount, [totalWh, ...]]. The server answers STORED once it
+ * holds it together with every pairing and request sent before it.
+ */
+export const BACKUP = 8;
 
 // Down: server -> router.
 /** Requests accepted: [reqId, ...]. */
@@ -50,6 +56,19 @@ export const HEARTBEAT = 19;
 export const CONFIG = 20;
 /** An up message refused: [refSeq, refType, reason]. */
 export const NACK_DOWN = 21;
+/** The server holds the router's backup up to mark: [mark]. */
+export const STORED = 22;
+/**
+ * The answer to a HELLO asking for it (CAP_RESTORE): what the server holds
+ * for a router whose flash was wiped:
+ * [helloSeq, lastSeq, lastReqId, bootCount, [totalWh, ...], [pairing, ...], [request item, ...]].
+ * lastSeq is the highest router seq the server accepted, lastReqId the
+ * highest request id; requests are the open ones, as still needed now.
+ */
+export const RESTORE = 23;
+
+/** HELLO capability: the router's store is empty; send RESTORE. */
+export const CAP_RESTORE = 1;
 
 // Request kinds (design section 1).
 /** Deferrable, non-interruptible: [reqId, client, 1, earliest, latestEnd, [count, ...]]. */
@@ -99,6 +118,10 @@ export const E_TYPE = 40;
 export const E_MAC = 41;
 /** seq not above the highest accepted from this peer: a replay or an old message. */
 export const E_REPLAY = 42;
+/** A schedule that would put the relays that are on above the main fuse in some slot. */
+export const E_FUSE = 43;
+/** A schedule whose lease has already ended. */
+export const E_LEASE = 44;
 
 /** REJECT reasons. */
 export const REJ_CAPACITY = 1;
@@ -216,6 +239,27 @@ function checkPairing(f: CborValue[]): number {
   return (f[2] as number) > 15 || (f[3] !== null && (f[3] as number) > 15) || f[4] === 0 || (f[4] as number) > 50000 || (f[5] as number) > 7 ? E_RANGE : 0;
 }
 
+/** Meter totals: 0-8 uints. */
+function checkTotals(t: CborValue): number {
+  if (!isArray(t, 0, 8)) return E_SHAPE;
+  for (let i = 0; i < (t as CborValue[]).length; i++) if (!isUint((t as CborValue[])[i], CBOR_MAX_INT)) return E_SHAPE;
+  return 0;
+}
+
+/** The body of a RESTORE: its counters, its pairings (each as a PAIRING body) and its open requests. */
+function checkRestore(f: CborValue[], lim: Limits): number {
+  if (!isArray(f, 7, 7) || !isUint(f[0], CBOR_MAX_INT) || !isUint(f[1], CBOR_MAX_INT) || !isUint(f[2], MAX_U16) || !isUint(f[3], MAX_U32)) return E_SHAPE;
+  let e = checkTotals(f[4]);
+  if (e === 0 && !(isArray(f[5], 0, 16) && isArray(f[6], 0, MAX_ITEMS))) e = E_SHAPE;
+  const pairs = f[5] as CborValue[];
+  for (let i = 0; e === 0 && i < pairs.length; i++) {
+    e = isArray(pairs[i], 7, 7) ? checkPairing(pairs[i] as CborValue[]) : E_SHAPE;
+  }
+  const reqs = f[6] as CborValue[];
+  for (let i = 0; e === 0 && i < reqs.length; i++) e = checkRequest(reqs[i], lim);
+  return e;
+}
+
 /** The body of a CONFIG message: at least one known key, each in range. */
 function checkConfig(b: CborValue): number {
   if (b === null || typeof b !== "object" || Array.isArray(b) || b instanceof Uint8Array) return E_SHAPE;
@@ -295,6 +339,9 @@ export function validateBody(type: number, b: CborValue, lim: Limits): number {
     return (f[3] as number) < 64 ? E_RANGE : 0;
   }
   if (type === PAIRING) return isArray(b, 2, 7) ? checkPairing(f) : E_SHAPE;
+  if (type === BACKUP) return isArray(b, 3, 3) && isUint(f[0], MAX_U32) && isUint(f[1], MAX_U32) ? checkTotals(f[2]) : E_SHAPE;
+  if (type === STORED) return checkUints(b, [MAX_U32]);
+  if (type === RESTORE) return checkRestore(f, lim);
   if (type === CONFIG) return checkConfig(b);
   if (type === NACK_UP || type === NACK_DOWN) {
     e = checkUints(b, [CBOR_MAX_INT, 31, 255]);
@@ -305,10 +352,10 @@ export function validateBody(type: number, b: CborValue, lim: Limits): number {
 
 /** True for the types that travel up (router -> server); false for down. */
 export function isUp(type: number): boolean {
-  return type >= HELLO && type <= NACK_UP;
+  return type >= HELLO && type <= BACKUP;
 }
 
 /** True for a type this protocol knows. */
 export function isKnownType(type: number): boolean {
-  return isUp(type) || (type >= ACCEPT && type <= NACK_DOWN);
+  return isUp(type) || (type >= ACCEPT && type <= RESTORE);
 }

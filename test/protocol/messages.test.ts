@@ -97,6 +97,16 @@ describe("validateBody", () => {
     ["a config that is null", M.CONFIG, null, M.E_SHAPE],
     ["a nack with reason 0", M.NACK_DOWN, [1, 2, 0], M.E_RANGE],
     ["a nack of type 32", M.NACK_UP, [1, 32, 5], M.E_SHAPE],
+    ["a backup with nine meter totals", M.BACKUP, [1, 1, [1, 2, 3, 4, 5, 6, 7, 8, 9]], M.E_SHAPE],
+    ["a backup with totals not in a list", M.BACKUP, [1, 1, 5], M.E_SHAPE],
+    ["a backup with a negative mark", M.BACKUP, [-1, 1, []], M.E_SHAPE],
+    ["a stored with two marks", M.STORED, [1, 2], M.E_SHAPE],
+    ["a restore with a field missing", M.RESTORE, [1, 2, 3, 4, [], []], M.E_SHAPE],
+    ["a restore with a bad pairing", M.RESTORE, [1, 2, 3, 4, [], [[2, M.KIND_ENERGY, 16, 3, 11000, 2, "EV"]], []], M.E_RANGE],
+    ["a restore with an unpairing", M.RESTORE, [1, 2, 3, 4, [], [[2, 0]], []], M.E_SHAPE],
+    ["a restore with seventeen clients", M.RESTORE, [1, 2, 3, 4, [], Array(17).fill([2, M.KIND_ENERGY, 1, 3, 11000, 2, "EV"]), []], M.E_SHAPE],
+    ["a restore with a request for an unknown client", M.RESTORE, [1, 2, 3, 4, [], [], [[5, 9, M.KIND_ENERGY, 0, 10, 10, 10]]], M.E_CLIENT],
+    ["a restore with a request beyond the horizon", M.RESTORE, [1, 2, 3, 4, [], [], [[5, EV, M.KIND_ENERGY, 0, 145, 10, 10]]], M.E_HORIZON],
   ];
   it.each(bad)("%s is refused", (_, type, body, reason) => {
     expect(M.validateBody(type, body, lim)).toBe(reason);
@@ -121,10 +131,10 @@ describe("validateBody", () => {
   });
 
   it("types are up (1-15) or down (16-31), and each knows its direction", () => {
-    const up = [M.HELLO, M.REQUEST, M.ACK, M.EMERGENCY, M.TELEMETRY, M.PAIRING, M.NACK_UP];
-    const down = [M.ACCEPT, M.REJECT, M.SCHEDULE, M.HEARTBEAT, M.CONFIG, M.NACK_DOWN];
+    const up = [M.HELLO, M.REQUEST, M.ACK, M.EMERGENCY, M.TELEMETRY, M.PAIRING, M.NACK_UP, M.BACKUP];
+    const down = [M.ACCEPT, M.REJECT, M.SCHEDULE, M.HEARTBEAT, M.CONFIG, M.NACK_DOWN, M.STORED, M.RESTORE];
     for (const t of up) expect([t, M.isUp(t), M.isKnownType(t)]).toEqual([t, true, true]);
     for (const t of down) expect([t, M.isUp(t), M.isKnownType(t)]).toEqual([t, false, true]);
-    for (const t of [0, 8, 15, 22, 31, 32, -1]) expect(M.isKnownType(t)).toBe(false);
+    for (const t of [0, 9, 15, 24, 31, 32, -1]) expect(M.isKnownType(t)).toBe(false);
   });
 });

@@ -62,19 +62,16 @@ export function messageArb(lim: Limits): fc.Arbitrary<Msg> {
     [M.CFG_IMPORT_WH, 0, 100000],
     [M.CFG_LOCAL_ONLY, 0, 1],
   ];
+  const safe = fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
+  const totals = fc.array(safe, { maxLength: 8 });
+  const pairing = fc.tuple(u16, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 15 }), fc.option(fc.integer({ min: 0, max: 15 })), fc.integer({ min: 1, max: 50000 }), fc.integer({ min: 0, max: 7 }), ascii(1, 16));
   return fc.oneof(
     m(M.HELLO, fc.tuple(ascii(1, 32), u32, fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 64, max: 0xffff }))),
     m(M.REQUEST, fc.array(requestArb(lim), { minLength: 1, maxLength: 4 })),
     m(M.ACK, triples(client.chain((c) => fc.tuple(fc.constant(c), fc.integer({ min: 0, max: lim.maxPerSlot[c] }), fc.integer({ min: 0, max: 0xffff }))))),
     m(M.EMERGENCY, fc.tuple(u16, client, fc.integer({ min: 1, max: 2 }))),
     m(M.TELEMETRY, fc.tuple(u32, fc.array(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { maxLength: 8 })).map(([b, w]) => [b, ...w])),
-    m(
-      M.PAIRING,
-      fc.oneof(
-        u16.map((c) => [c, 0]),
-        fc.tuple(u16, fc.integer({ min: 1, max: 3 }), fc.integer({ min: 0, max: 15 }), fc.option(fc.integer({ min: 0, max: 15 })), fc.integer({ min: 1, max: 50000 }), fc.integer({ min: 0, max: 7 }), ascii(1, 16)),
-      ),
-    ),
+    m(M.PAIRING, fc.oneof(u16.map((c) => [c, 0]), pairing)),
     m(M.NACK_UP, fc.tuple(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 31 }), fc.integer({ min: 1, max: 255 }))),
     m(M.ACCEPT, fc.array(u16, { minLength: 1, maxLength: M.MAX_ITEMS })),
     m(M.REJECT, triples(fc.tuple(u16, fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 86400 })))),
@@ -98,6 +95,12 @@ export function messageArb(lim: Limits): fc.Arbitrary<Msg> {
       ),
     ),
     m(M.NACK_DOWN, fc.tuple(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 31 }), fc.integer({ min: 1, max: 255 }))),
+    m(M.BACKUP, fc.tuple(u32, u32, totals)),
+    m(M.STORED, fc.tuple(u32)),
+    m(
+      M.RESTORE,
+      fc.tuple(safe, safe, fc.integer({ min: 0, max: 0xffff }), u32, totals, fc.array(pairing, { maxLength: 16 }), fc.array(requestArb(lim), { maxLength: 4 })),
+    ),
   );
 }
 

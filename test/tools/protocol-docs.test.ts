@@ -20,7 +20,7 @@ describe("docs/protocol.md", () => {
     const blocks = [...doc.matchAll(/```\n([0-9a-f\n]+)```\n\n```cbor-diag\n(.+)\n```/g)];
     expect(blocks.length).toBe(EXAMPLES.length);
     for (const [, hex, diag] of blocks) {
-      const d = decodeCbor(fromHex(hex), 4, 320);
+      const d = decodeCbor(fromHex(hex), 5, 320);
       expect(d.e).toBe(0);
       expect(diagnostic(d.v)).toBe(diag);
     }
@@ -42,6 +42,9 @@ describe("docs/protocol.md", () => {
       ["heartbeat", M.HEARTBEAT],
       ["config", M.CONFIG],
       ["nack", M.NACK_DOWN],
+      ["backup", M.BACKUP],
+      ["stored", M.STORED],
+      ["restore", M.RESTORE],
     ];
     for (const [name, code] of types) {
       expect(cddl, name).toContain(`[1, ${code}, seq, time, ${name}, mac]`);
@@ -52,7 +55,7 @@ describe("docs/protocol.md", () => {
 
   it("the reason table lists every reason code the codecs return, with its number", () => {
     const codes = Object.entries({ ...C, ...M }).filter(([k, v]) => /^(CBOR_)?E_/.test(k) && typeof v === "number" && !["CBOR_E_TYPE", "CBOR_E_FULL"].includes(k));
-    expect(codes.length).toBe(21);
+    expect(codes.length).toBe(23);
     for (const [name, code] of codes) expect(doc).toContain(`| ${code} | \`${name}\` |`);
   });
 });

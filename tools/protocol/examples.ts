@@ -160,6 +160,38 @@ export const EXAMPLES: Example[] = [
     body: [4702, M.REQUEST, M.E_HORIZON],
     json: { type: "nack", seq: SEQ, time: EXAMPLE_TIME, refSeq: 4702, refType: "request", reason: "horizon" },
   },
+  {
+    name: "backup: before compacting flash",
+    type: M.BACKUP,
+    seq: SEQ,
+    body: [812, 17, [5123456, 1234567, 2345678]],
+    json: { type: "backup", seq: SEQ, time: EXAMPLE_TIME, mark: 812, bootCount: 17, meters: [{ input: 0, totalWh: 5123456 }, { input: 1, totalWh: 1234567 }, { input: 2, totalWh: 2345678 }] },
+  },
+  {
+    name: "stored: the server holds the backup",
+    type: M.STORED,
+    seq: SEQ,
+    body: [812],
+    json: { type: "stored", seq: SEQ, time: EXAMPLE_TIME, mark: 812 },
+  },
+  {
+    name: "restore: a wiped router gets its clients, counters and open request back",
+    type: M.RESTORE,
+    seq: SEQ,
+    body: [1099511628211, 4710, 302, 17, [5123456, 1234567, 2345678], [[2, M.KIND_ENERGY, 1, 3, 11000, 2, "EV"]], [[301, 2, M.KIND_ENERGY, 0, 42, 1200, 183]]],
+    json: {
+      type: "restore",
+      seq: SEQ,
+      time: EXAMPLE_TIME,
+      helloSeq: 1099511628211,
+      lastSeq: 4710,
+      lastRequestId: 302,
+      bootCount: 17,
+      meters: [{ input: 0, totalWh: 5123456 }, { input: 1, totalWh: 1234567 }, { input: 2, totalWh: 2345678 }],
+      clients: [{ client: 2, kind: "energyByDeadline", relayChannel: 1, meterInput: 3, ratedW: 11000, priority: 2, name: "EV" }],
+      requests: [{ requestId: 301, client: 2, kind: "energyByDeadline", earliestSlot: 0, deadlineSlot: 42, packets: 1200, maxPerSlot: 183 }],
+    },
+  },
 ];
 
 /** The example's frame: envelope, body and MAC, sealed with the example key. */
