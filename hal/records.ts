@@ -8,7 +8,8 @@
 // Records follow one another from offset 0, each starting 4-aligned:
 //
 //   off+0       u8   magic 0xA5
-//   off+1       u8   format 0x00
+//   off+1       u8   kind: 0x00 here; hal/journal.ts uses 0x01 and 0x02,
+//                    so neither ever takes the other's records for its own
 //   off+2       u16  data length (little-endian)
 //   off+4       u32  sequence number, 1 for the first record
 //   off+8       data
@@ -16,7 +17,7 @@
 //   then 1-4 bytes 0x00 so the record ends 4-aligned, on a byte that is
 //   never 0xFF: the end of the programmed bytes is the end of the log.
 //
-// A record is valid when its magic, format, CRC and zero padding are all
+// A record is valid when its magic, kind, CRC and zero padding are all
 // there. All-0xFF, short, torn or bad-CRC records are invalid and skipped.
 //
 // Flash operations per save:
@@ -32,6 +33,9 @@
 // save() checks getFree() and returns REC_FULL when the file would not fit,
 // changing nothing. needsCompaction() tells the owner when to call
 // flash.compact() at a moment it chooses.
+//
+// The record format and the helpers that encode, check and scan records
+// are exported for hal/journal.ts, which keeps its log in the same format.
 
 import type { Flash } from "./types";
 
@@ -43,12 +47,14 @@ export const REC_TOO_BIG = 1;
 export const REC_FULL = 2;
 
 const MAGIC = 0xa5;
-const FORMAT = 0;
-/** Header (magic, format, length, sequence) before the data. */
-const HEADER_BYTES = 8;
+/** The kind byte of a Records record. */
+const KIND_RECORD = 0;
+/** Header (magic, kind, length, sequence) before the data. */
+export const REC_HEADER_BYTES = 8;
 /** The smallest record: header, CRC and 4 bytes of padding. */
-const MIN_RECORD_BYTES = 16;
-const MAX_DATA_BYTES = 0xffff;
+export const REC_MIN_BYTES = 16;
+/** The longest data a record can hold (its length is a u16). */
+export const REC_MAX_DATA_BYTES = 0xffff;
 /** What Storage adds to a file: a 32-byte header; data aligned to 4 (8 on some boards). */
 const STORAGE_HEADER_BYTES = 32;
 const STORAGE_ALIGN_BYTES = 8;
@@ -72,7 +78,18 @@ export interface RecordsOptions {
 
 /** Bytes a record with dataBytes of data takes in a file (always a multiple of 4). */
 export function recordBytes(dataBytes: number): number {
-  return (dataBytes + MIN_RECORD_BYTES) & ~3;
+  return (dataBytes + REC_MIN_BYTES) & ~3;
+}
+
+/** Flash space one pre-allocated file of fileBytes takes, Storage's header included. */
+export function fileCostBytes(fileBytes: number): number {
+  return STORAGE_HEADER_BYTES + Math.ceil(fileBytes / STORAGE_ALIGN_BYTES) * STORAGE_ALIGN_BYTES;
+}
+
+/** Throws unless name and fileBytes suit a pair of record files; who names the caller. */
+export function checkRecordFiles(who: string, name: string, fileBytes: number): void {
+  if (name.length < 1 || name.length > MAX_NAME_CHARS) throw new Error(who + ": name must be 1-" + MAX_NAME_CHARS + " characters");
+  if (!(fileBytes >= REC_MIN_BYTES) || fileBytes % 4 !== 0) throw new Error(who + ": fileBytes must be a multiple of 4, at least " + REC_MIN_BYTES);
 }
 
 function readU32(b: Uint8Array, at: number): number {
@@ -84,6 +101,46 @@ function writeU32(b: Uint8Array, at: number, v: number): void {
   b[at + 1] = (v >>> 8) & 0xff;
   b[at + 2] = (v >>> 16) & 0xff;
   b[at + 3] = (v >>> 24) & 0xff;
+}
+
+/** A whole record (header, data, CRC, padding), ready for one flash write. */
+export function encodeRecord(kind: number, seq: number, data: Uint8Array, crc32: (d: Uint8Array) => number): Uint8Array {
+  const len = data.length;
+  const rec = new Uint8Array(recordBytes(len));
+  rec[0] = MAGIC;
+  rec[1] = kind;
+  rec[2] = len & 0xff;
+  rec[3] = len >>> 8;
+  writeU32(rec, 4, seq >>> 0);
+  rec.set(data, REC_HEADER_BYTES);
+  writeU32(rec, REC_HEADER_BYTES + len, crc32(rec.subarray(0, REC_HEADER_BYTES + len)));
+  return rec;
+}
+
+/** The data length of a valid record of this kind at off, or -1. */
+export function recordAt(b: Uint8Array, off: number, kind: number, crc32: (d: Uint8Array) => number): number {
+  if (b[off] !== MAGIC || b[off + 1] !== kind) return -1;
+  const len = b[off + 2] | (b[off + 3] << 8);
+  const end = off + recordBytes(len);
+  if (end > b.length) return -1;
+  for (let i = off + REC_HEADER_BYTES + len + 4; i < end; i++) if (b[i] !== 0) return -1;
+  const crc = crc32(b.subarray(off, off + REC_HEADER_BYTES + len)) >>> 0;
+  return crc === readU32(b, off + REC_HEADER_BYTES + len) ? len : -1;
+}
+
+/** The sequence number of the record at off. */
+export function recordSeq(b: Uint8Array, off: number): number {
+  return readU32(b, off + 4);
+}
+
+/**
+ * Where writing resumes in a file: after its last programmed (non-0xFF)
+ * byte, rounded up to 4, so torn leftovers are never written over.
+ */
+export function resumeOffset(b: Uint8Array): number {
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0xff) end--;
+  return (end + 3) & ~3;
 }
 
 export class Records implements RecordStore {
@@ -108,13 +165,12 @@ export class Records implements RecordStore {
   private lastLen = 0;
 
   constructor(flash: Flash, crc32: (d: Uint8Array) => number, options: RecordsOptions) {
-    if (options.name.length < 1 || options.name.length > MAX_NAME_CHARS) throw new Error("Records: name must be 1-" + MAX_NAME_CHARS + " characters");
-    if (!(options.fileBytes >= MIN_RECORD_BYTES) || options.fileBytes % 4 !== 0) throw new Error("Records: fileBytes must be a multiple of 4, at least " + MIN_RECORD_BYTES);
+    checkRecordFiles("Records", options.name, options.fileBytes);
     this.flash = flash;
     this.crc32 = crc32;
     this.names = [options.name + ".0", options.name + ".1"];
     this.fileBytes = options.fileBytes;
-    this.fileCostBytes = STORAGE_HEADER_BYTES + Math.ceil(options.fileBytes / STORAGE_ALIGN_BYTES) * STORAGE_ALIGN_BYTES;
+    this.fileCostBytes = fileCostBytes(options.fileBytes);
   }
 
   /** Sequence number of the latest record; 0 when there is none. */
@@ -130,7 +186,7 @@ export class Records implements RecordStore {
     const file = this.flash.read(this.names[this.cur]);
     if (file === undefined) return undefined;
     // A copy (typedArray.slice gives a plain Array on 2v29).
-    const start = this.lastOff + HEADER_BYTES;
+    const start = this.lastOff + REC_HEADER_BYTES;
     const out = new Uint8Array(this.lastLen);
     out.set(file.subarray(start, start + this.lastLen));
     return out;
@@ -141,19 +197,12 @@ export class Records implements RecordStore {
     if (!this.known) this.scan();
     const len = data.length;
     const total = recordBytes(len);
-    if (len > MAX_DATA_BYTES || total > this.fileBytes) return REC_TOO_BIG;
+    if (len > REC_MAX_DATA_BYTES || total > this.fileBytes) return REC_TOO_BIG;
     const append = this.cur >= 0 && this.pos + total <= this.curBytes;
     const target = append ? this.cur : this.cur === 0 ? 1 : 0;
     if (!append && this.flash.getFree() < this.fileCostBytes) return REC_FULL;
     const seq = (this.lastSeq + 1) >>> 0;
-    const rec = new Uint8Array(total);
-    rec[0] = MAGIC;
-    rec[1] = FORMAT;
-    rec[2] = len & 0xff;
-    rec[3] = len >>> 8;
-    writeU32(rec, 4, seq);
-    rec.set(data, HEADER_BYTES);
-    writeU32(rec, HEADER_BYTES + len, this.crc32(rec.subarray(0, HEADER_BYTES + len)));
+    const rec = encodeRecord(KIND_RECORD, seq, data, this.crc32);
     // If a flash call throws half-way, the files are scanned again next time.
     this.known = false;
     if (append) {
@@ -184,31 +233,17 @@ export class Records implements RecordStore {
     return free < this.fileCostBytes && free + this.flash.getTrash() >= this.fileCostBytes;
   }
 
-  /** The data length of a valid record at off, or -1. */
-  private recordAt(b: Uint8Array, off: number): number {
-    if (b[off] !== MAGIC || b[off + 1] !== FORMAT) return -1;
-    const len = b[off + 2] | (b[off + 3] << 8);
-    const end = off + recordBytes(len);
-    if (end > b.length) return -1;
-    for (let i = off + HEADER_BYTES + len + 4; i < end; i++) if (b[i] !== 0) return -1;
-    const crc = this.crc32(b.subarray(off, off + HEADER_BYTES + len)) >>> 0;
-    return crc === readU32(b, off + HEADER_BYTES + len) ? len : -1;
-  }
-
   /** Finds the latest valid record in one file, and where writing would resume. */
   private scanFile(file: number, b: Uint8Array): void {
-    // Resume after the last programmed byte: torn leftovers are never written over.
-    let end = b.length;
-    while (end > 0 && b[end - 1] === 0xff) end--;
-    const resume = (end + 3) & ~3;
+    const resume = resumeOffset(b);
     let off = 0;
-    while (off + MIN_RECORD_BYTES <= resume) {
-      const len = this.recordAt(b, off);
+    while (off + REC_MIN_BYTES <= resume) {
+      const len = recordAt(b, off, KIND_RECORD, this.crc32);
       if (len < 0) {
         off += 4;
         continue;
       }
-      const seq = readU32(b, off + 4);
+      const seq = recordSeq(b, off);
       if (seq > this.lastSeq) {
         this.lastSeq = seq;
         this.cur = file;

@@ -89,6 +89,8 @@ export interface Flash {
   getTrash(): number;
   /** Reclaims trash. A power cut while it runs can wipe every file. */
   compact(): void;
+  /** Erases every file and all trash (Storage.eraseAll): a clean store after a cut compaction left it damaged. */
+  eraseAll(): void;
 }
 
 export interface SocketOptions {

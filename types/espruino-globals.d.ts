@@ -78,6 +78,8 @@ interface EspruinoStorage {
   getFree(): number;
   getStats(): { totalBytes: number; freeBytes: number; fileBytes: number; fileCount: number; trashBytes: number; trashCount: number };
   compact(): void;
+  /** Erases every file. */
+  eraseAll(): void;
 }
 
 interface EspruinoSocket {

@@ -42,6 +42,7 @@ function storageFlash(storage: EspruinoStorage): Flash {
     getFree: () => storage.getFree(),
     getTrash: () => storage.getStats().trashBytes,
     compact: () => storage.compact(),
+    eraseAll: () => storage.eraseAll(),
   };
 }
 

@@ -32,11 +32,17 @@ export class SimBoard {
   readonly lines: string[] = [];
   /** What the firmware exposed on its console (e.g. R), for this boot. */
   globals: { [name: string]: unknown } = {};
+  /** Exceptions that escaped the firmware's callbacks (printed, as Espruino does; a test asserts there are none). */
+  readonly uncaught: unknown[] = [];
   /** Every boot with its reason and world time. */
   readonly boots: { reason: BootReason; atMs: number }[] = [];
   /** The console password in effect ("" when none). */
   password = "";
   private firmware: Firmware | undefined;
+  /** Counts power-offs: what a boot opened is dead after it. */
+  private bootGen = 0;
+  /** A flash cut powered the board off; it boots again at the next chance. */
+  private cutPending = false;
   private watchdogS = 0;
   private lastKickMs = 0;
   private sockets = new Set<net.Socket>();
@@ -49,6 +55,14 @@ export class SimBoard {
     this.clock = options.clock ?? new VirtualClock();
     this.pins = new VirtualPins(this.clock);
     this.flash = options.flash ?? new SimFlash();
+    // A cut at a flash operation stops the board there and then, whatever
+    // the firmware does with the PowerCut it sees (it may catch it): its
+    // timers and sockets are gone, and it boots again when run() resumes.
+    this.flash.onPowerFail = () => {
+      if (!this.on) return;
+      this.powerOff();
+      this.cutPending = true;
+    };
     // The watchdog is hardware: it keeps counting whatever the firmware does.
     this.clock.worldClock().setInterval(() => this.checkWatchdog(), 1000);
   }
@@ -80,11 +94,17 @@ export class SimBoard {
     for (;;) {
       try {
         this.clock.advance(end - this.clock.worldMs());
-        return;
       } catch (e) {
-        if (!(e instanceof PowerCut)) throw e;
-        this.powerCut();
+        if (e instanceof PowerCut) {
+          if (!this.cutPending) this.powerCut();
+        } else {
+          // As Espruino does: an exception out of a callback is printed and the board runs on.
+          this.uncaught.push(e);
+          this.lines.push("Uncaught " + String(e));
+        }
       }
+      if (this.cutPending) this.boot("power-cut");
+      if (this.clock.worldMs() >= end) return;
     }
   }
 
@@ -95,6 +115,7 @@ export class SimBoard {
 
   private powerOff(): void {
     this.on = false;
+    this.bootGen++;
     this.current = undefined;
     this.watchdogS = 0;
     for (const s of this.sockets) s.destroy();
@@ -105,12 +126,26 @@ export class SimBoard {
   }
 
   private boot(reason: BootReason): void {
-    if (this.on) this.powerOff();
-    this.flash.powerCycle();
-    this.on = true;
-    this.boots.push({ reason, atMs: this.clock.worldMs() });
-    this.current = this.makeHal();
-    if (this.firmware) this.firmware(this.current);
+    for (;;) {
+      this.cutPending = false;
+      // Always: a firmware cut off in the middle of a call may have gone on
+      // to the end of it, setting timers or opening sockets; none survive.
+      this.powerOff();
+      this.flash.powerCycle();
+      this.on = true;
+      this.boots.push({ reason, atMs: this.clock.worldMs() });
+      this.current = this.makeHal();
+      try {
+        if (this.firmware) this.firmware(this.current);
+      } catch (e) {
+        if (!(e instanceof PowerCut)) throw e;
+        if (!this.cutPending) this.powerOff();
+        this.cutPending = true;
+      }
+      // Power failed during the boot: it comes back and boots again.
+      if (!this.cutPending) return;
+      reason = "power-cut";
+    }
   }
 
   private checkWatchdog(): void {
@@ -120,21 +155,27 @@ export class SimBoard {
 
   private connect(options: SocketOptions): Socket {
     const sock = net.createConnection({ host: options.host, port: options.port });
+    // Small frames go out at once (Nagle would hold them ~40 ms on loopback).
+    sock.setNoDelay(true);
     this.sockets.add(sock);
+    // Callbacks belong to the boot that opened the socket: after a power cut
+    // (the socket destroyed, its close event still to come) none fires.
+    const boot = this.bootGen;
     let open = true;
+    const live = () => open && boot === this.bootGen;
     const closeOnce = () => {
-      if (!open) return;
+      if (!live()) return;
       open = false;
       this.sockets.delete(sock);
       options.onClose();
     };
-    sock.on("connect", () => open && options.onConnect());
-    sock.on("data", (d: Buffer) => open && options.onData(new Uint8Array(d)));
-    sock.on("error", (e) => open && options.onError?.(e.message));
+    sock.on("connect", () => live() && options.onConnect());
+    sock.on("data", (d: Buffer) => live() && options.onData(new Uint8Array(d)));
+    sock.on("error", (e) => live() && options.onError?.(e.message));
     sock.on("close", closeOnce);
     return {
       write: (data) => {
-        if (open) sock.write(data);
+        if (live()) sock.write(data);
       },
       close: () => {
         open = false;

@@ -254,6 +254,15 @@ export class SimFlash implements Flash {
     this.compactStorage();
   }
 
+  /** Storage.eraseAll(): every page erased, one operation each (a cut leaves some pages as they were). */
+  eraseAll(): void {
+    this.alive();
+    for (let at = 0; at < this.sizeBytes; at += this.pageBytes) this.erasePage(at);
+  }
+
+  /** Called when a cut strikes, before PowerCut is thrown (the board powers off at once). */
+  onPowerFail: (() => void) | undefined;
+
   // ---------------------------------------------------------------- flash operations
 
   private alive(): void {
@@ -268,6 +277,7 @@ export class SimFlash implements Flash {
   private powerFails(): never {
     this.cut = undefined;
     this.isDead = true;
+    if (this.onPowerFail) this.onPowerFail();
     throw new PowerCut();
   }
 

@@ -133,6 +133,7 @@ export function installEspruinoStandin(): Standin {
     getFree: () => board.flash.getFree(),
     getStats: () => ({ totalBytes: 0, freeBytes: board.flash.getFree(), fileBytes: 0, fileCount: board.flash.list().length, trashBytes: board.flash.getTrash(), trashCount: 0 }),
     compact: () => board.flash.compact(),
+    eraseAll: () => board.flash.eraseAll(),
   };
   const espruinoNet = {
     connect: (o: { host: string; port: number }, onConnect: () => void) => {
