@@ -105,11 +105,44 @@ export function open(frame: Uint8Array, key: Uint8Array, sha256: Sha256, up: boo
 
 /** Refusal counters: one per reason code (CBOR_E_* and E_*). */
 const REASONS = 48;
+/**
+ * How far below the highest accepted seq a frame may still come, once
+ * (RFC 4303 section 3.4.3's anti-replay window): MQTT keeps order only
+ * within one QoS, so a QoS 0 heartbeat may overtake a QoS 1 schedule sent
+ * before it, and the schedule must not be refused as a replay.
+ */
+export const REPLAY_WINDOW = 32;
+
+/** The highest seq a frame may no longer have: REPLAY_WINDOW below the highest accepted. */
+export function replayFloor(lastSeq: number): number {
+  return lastSeq > REPLAY_WINDOW ? lastSeq - REPLAY_WINDOW : 0;
+}
+
+/** True when seq (above the floor) was accepted already: the highest, or a bit set in seen. */
+export function seenBefore(lastSeq: number, seen: number, seq: number): boolean {
+  return seq <= lastSeq && (seq === lastSeq || ((seen >>> (lastSeq - 1 - seq)) & 1) === 1);
+}
+
+/** The window after seq is accepted (the caller then raises lastSeq to seq when it is above). */
+export function windowAfter(lastSeq: number, seen: number, seq: number): number {
+  if (seq > lastSeq) {
+    const shift = seq - lastSeq;
+    // The old highest becomes bit shift - 1; bits shifted past the window drop out.
+    if (shift > REPLAY_WINDOW) return 0;
+    if (shift === REPLAY_WINDOW) return 1 << 31;
+    return ((seen << shift) | (1 << (shift - 1))) | 0;
+  }
+  if (seq < lastSeq && lastSeq - seq <= REPLAY_WINDOW) return seen | (1 << (lastSeq - 1 - seq));
+  return seen;
+}
 
 /**
- * A peer as its receiver sees it: the key, the highest seq accepted, and
- * how many frames were refused for each reason. The owner persists
- * lastSeq (firmware/seq.ts) and calls accept() once it has.
+ * A peer as its receiver sees it: the key, the highest seq accepted, which
+ * of the REPLAY_WINDOW seqs below it were accepted too, and how many frames
+ * were refused for each reason. The owner persists lastSeq
+ * (firmware/seq.ts) and calls accept() once it has. A new Peer treats every
+ * seq up to the lastSeq it is given as seen (after a restart the window
+ * below the persisted seq is unknown).
  */
 export class Peer {
   key: Uint8Array;
@@ -118,6 +151,8 @@ export class Peer {
   lim: Limits;
   /** The highest seq accepted from this peer. */
   lastSeq: number;
+  /** Bit k set: seq lastSeq - 1 - k was accepted (or is below what is known). */
+  seen: number;
   /** Frames refused, by reason code; each count stops at 65,535. */
   refused: Uint16Array;
   /** The reason the last frame was refused, 0 when it was not. */
@@ -130,20 +165,26 @@ export class Peer {
     this.up = up;
     this.lim = lim;
     this.lastSeq = lastSeq;
+    this.seen = -1;
     this.refused = new Uint16Array(REASONS);
     this.reason = 0;
   }
 
   /** The envelope when the frame passes every check, else null with the reason counted. Changes nothing else. */
   check(frame: Uint8Array): Envelope | null {
-    const o = open(frame, this.key, this.sha256, this.up, this.lastSeq, this.lim);
+    const o = open(frame, this.key, this.sha256, this.up, replayFloor(this.lastSeq), this.lim);
+    if (o.env && seenBefore(this.lastSeq, this.seen, o.env.seq)) {
+      o.env = null;
+      o.e = E_REPLAY;
+    }
     this.reason = o.e;
     if (o.e !== 0 && this.refused[o.e] < 0xffff) this.refused[o.e]++;
     return o.env;
   }
 
-  /** Records seq as accepted: nothing at or below it is taken again. */
+  /** Records seq as accepted: it is not taken again, nor anything REPLAY_WINDOW or more below the highest. */
   accept(seq: number): void {
+    this.seen = windowAfter(this.lastSeq, this.seen, seq);
     if (seq > this.lastSeq) this.lastSeq = seq;
   }
 }

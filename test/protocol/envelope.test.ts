@@ -165,6 +165,50 @@ describe("Peer", () => {
     expect(p.reason).toBe(M.E_REPLAY);
   });
 
+  it("takes a frame that was overtaken (below the highest, inside the window) once, and nothing at or below the window's floor", () => {
+    const p = new Peer(key, sha256, false, lim, 100);
+    const take = (seq: number) => {
+      const env = p.check(sealed(M.HEARTBEAT, seq, HB));
+      if (env) p.accept(env.seq);
+      return env !== null;
+    };
+    expect(take(100)).toBe(false); // a new Peer has seen everything up to its lastSeq
+    expect(take(99)).toBe(false);
+    expect(take(105)).toBe(true);
+    expect(take(103)).toBe(true); // overtaken by 105
+    expect(take(103)).toBe(false);
+    expect(p.reason).toBe(M.E_REPLAY);
+    expect(take(101)).toBe(true);
+    expect(take(100)).toBe(false); // seen before the Peer was made
+    expect(take(140)).toBe(true);
+    expect(take(108)).toBe(false); // 140 - 32: the floor
+    expect(take(109)).toBe(true);
+    expect(p.lastSeq).toBe(140);
+  });
+
+  it("accepts each seq at most once and exactly those above the floor it has not seen, whatever the order (property, against a model)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 50 }), fc.array(fc.integer({ min: 0, max: 120 }), { maxLength: 80 }), (start, seqs) => {
+        const p = new Peer(key, sha256, false, lim, start);
+        const taken = new Set<number>();
+        let last = start;
+        for (const seq of seqs) {
+          const want = seq > start && !taken.has(seq) && seq > last - 32;
+          const env = p.check(sealed(M.HEARTBEAT, seq === 0 ? 1 : seq, HB));
+          if (seq === 0) continue;
+          expect(env !== null).toBe(want);
+          if (env) {
+            p.accept(env.seq);
+            taken.add(seq);
+            last = Math.max(last, seq);
+          }
+        }
+        expect(p.lastSeq).toBe(last);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it("fuzz: 100,000 random and mutated frames are refused with a counted reason, never throw, never move lastSeq", () => {
     const seed = Number(process.env.ENVELOPE_FUZZ_SEED ?? 20261123);
     const p = new Peer(key, sha256, false, lim, 1000);
