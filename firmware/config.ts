@@ -35,6 +35,37 @@ export interface MeterConfig {
   debounceMs: number;
 }
 
+/** How a client's requests look (design section 1). */
+export type ClientKind = "profile" | "energy" | "thermal";
+
+/**
+ * A paired appliance: a relay channel, optionally a sub-meter, what it is,
+ * how important it is. Its client id on the wire is its position + 1.
+ */
+export interface ClientConfig {
+  name: string;
+  kind: ClientKind;
+  /** Index into relays; the relay's ratedW is the client's rated power. */
+  relay: number;
+  /** Index into meters of its sub-meter (role "sub"), or -1 when it has none. */
+  meter: number;
+  /** 0 (most important) to 7. */
+  priority: number;
+  /**
+   * Thermal clients that cannot ask for themselves (a plain water heater):
+   * the router's client agent keeps a standing request for this many Wh in
+   * every 4 hours. Optional; none when absent.
+   */
+  standingWh?: number;
+}
+
+/** Where the energy server is reached (MQTT 3.1.1 over TCP). */
+export interface BrokerConfig {
+  host: string;
+  port: number;
+  keepAliveS: number;
+}
+
 export interface RouterConfig {
   board: "ESP32" | "ESPRUINO_WIFI" | "NRF52";
   /** Ids in the MQTT topics: short ASCII. */
@@ -53,12 +84,23 @@ export interface RouterConfig {
   heartbeatS: number;
   /** Hardware watchdog timeout. */
   watchdogS: number;
+  /** The paired appliances (optional: none). */
+  clients?: ClientConfig[];
+  /** The broker (optional: without one the router runs offline). */
+  broker?: BrokerConfig;
+  /** Telemetry period (optional: 900 s). */
+  telemetryS?: number;
 }
 
 export const BOARDS = ["ESP32", "ESPRUINO_WIFI", "NRF52"];
 export const METER_ROLES = ["import", "export", "pv", "sub"];
 export const MAX_RELAYS = 16;
 export const MAX_METERS = 8;
+export const MAX_CLIENTS = 16;
+export const CLIENT_KINDS = ["profile", "energy", "thermal"];
+export const DEFAULT_TELEMETRY_S = 900;
+/** A host name or IPv4 address: letters, digits, '.', '-'. */
+const HOST_RE = /^[A-Za-z0-9.-]+$/;
 
 // Espruino's regular expressions have no `?` or `{n,m}` (tools/build/subset.ts):
 // alternatives are written out and lengths checked in code.
@@ -106,7 +148,9 @@ function isObject(v: unknown): v is { [k: string]: unknown } {
   return typeof v === "object" && v !== null && !(v instanceof Array);
 }
 
-const CONFIG_KEYS = ["board", "gridId", "routerId", "fuseLimitW", "relays", "meters", "meterSaveWh", "packetWh", "slotMin", "heartbeatS", "watchdogS"];
+const CONFIG_KEYS = ["board", "gridId", "routerId", "fuseLimitW", "relays", "meters", "meterSaveWh", "packetWh", "slotMin", "heartbeatS", "watchdogS", "clients", "broker", "telemetryS"];
+const CLIENT_KEYS = ["name", "kind", "relay", "meter", "priority", "standingWh"];
+const BROKER_KEYS = ["host", "port", "keepAliveS"];
 const RELAY_KEYS = ["name", "pin", "ratedW", "bootOn", "minOnS", "minOffS"];
 const METER_KEYS = ["name", "pin", "pulsesPerKwh", "role", "minWidthMs", "debounceMs"];
 
@@ -149,6 +193,48 @@ function checkMeter(p: Problems, m: unknown, i: number): void {
   if (isInt(m.debounceMs) && isInt(m.minWidthMs) && (m.debounceMs as number) >= (m.minWidthMs as number)) {
     p.add(f + ".debounceMs", "must be below minWidthMs (" + m.minWidthMs + " ms), or real pulses are filtered out");
   }
+}
+
+function checkClient(p: Problems, c: { [k: string]: unknown }, i: number, cl: unknown): void {
+  const f = "clients[" + i + "]";
+  if (!isObject(cl)) {
+    p.add(f, "must be an object with name, kind, relay, meter, priority");
+    return;
+  }
+  checkKeys(p, cl, f + ".", CLIENT_KEYS);
+  checkString(p, cl, "name", f + ".name", ID_RE, "1-16 letters, digits, '-' or '_'");
+  if (typeof cl.name === "string" && cl.name.length > 16) p.add(f + ".name", "must be at most 16 characters (it travels in pairing reports); got " + JSON.stringify(cl.name));
+  checkOneOf(p, cl, "kind", f + ".kind", CLIENT_KINDS);
+  const relays = c.relays instanceof Array ? c.relays.length : 0;
+  const meters = c.meters instanceof Array ? c.meters : [];
+  checkInt(p, cl, "relay", f + ".relay", 0, Math.max(0, relays - 1), "(an index into relays)");
+  checkInt(p, cl, "meter", f + ".meter", -1, meters.length - 1, "(an index into meters, or -1 for none)");
+  if (isInt(cl.meter) && (cl.meter as number) >= 0 && isObject(meters[cl.meter as number]) && meters[cl.meter as number].role !== "sub") {
+    p.add(f + ".meter", "must name a meter with role \"sub\"; meters[" + cl.meter + "] is " + JSON.stringify(meters[cl.meter as number].role));
+  }
+  checkInt(p, cl, "priority", f + ".priority", 0, 7, "(0 most important)");
+  if (cl.standingWh !== undefined) {
+    checkInt(p, cl, "standingWh", f + ".standingWh", 1, 100000, "Wh in every 4 hours");
+    if (cl.kind !== "thermal") p.add(f + ".standingWh", "only a thermal client has a standing request; remove it or set kind \"thermal\"");
+  }
+  const list = c.clients as unknown[];
+  for (let j = 0; j < i; j++) {
+    const o = list[j];
+    if (isObject(o) && o.relay === cl.relay) p.add(f + ".relay", "relay " + cl.relay + " is already clients[" + j + "]'s");
+    if (isObject(o) && o.name === cl.name) p.add(f + ".name", "name " + JSON.stringify(cl.name) + " is already clients[" + j + "]'s");
+    if (isObject(o) && isInt(cl.meter) && (cl.meter as number) >= 0 && o.meter === cl.meter) p.add(f + ".meter", "meter " + cl.meter + " is already clients[" + j + "]'s");
+  }
+}
+
+function checkBroker(p: Problems, b: unknown): void {
+  if (!isObject(b)) {
+    p.add("broker", "must be an object with host, port, keepAliveS");
+    return;
+  }
+  checkKeys(p, b, "broker.", BROKER_KEYS);
+  if (typeof b.host !== "string" || b.host.length < 1 || b.host.length > 64 || !HOST_RE.test(b.host)) p.add("broker.host", "must be a host name or IPv4 address; got " + JSON.stringify(b.host));
+  checkInt(p, b, "port", "broker.port", 1, 65535, "(a TCP port)");
+  checkInt(p, b, "keepAliveS", "broker.keepAliveS", 10, 3600, "s");
 }
 
 /** Pins used twice would switch two things at once. */
@@ -212,6 +298,12 @@ export function validateConfig(c: unknown): string[] {
   } else {
     for (let i = 0; i < c.meters.length; i++) checkMeter(p, c.meters[i], i);
   }
+  if (c.clients !== undefined) {
+    if (!(c.clients instanceof Array) || c.clients.length > MAX_CLIENTS) p.add("clients", "must be a list of at most " + MAX_CLIENTS + " clients");
+    else for (let i = 0; i < c.clients.length; i++) checkClient(p, c, i, c.clients[i]);
+  }
+  if (c.broker !== undefined) checkBroker(p, c.broker);
+  if (c.telemetryS !== undefined) checkInt(p, c, "telemetryS", "telemetryS", 60, 86400, "s");
   checkPinsUnique(p, c);
   checkBootLoad(p, c);
   return p.list;

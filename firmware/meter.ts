@@ -222,6 +222,17 @@ export class PulseMeter {
     return this.dirty ? this.save() : 0;
   }
 
+  /**
+   * Takes the boot count and totals the server kept for this router, after
+   * its flash was wiped: the boot count continues above the server's, and
+   * no total goes back. Returns 0, or the records' error code.
+   */
+  adopt(bootCount: number, totalsWh: number[]): number {
+    if (bootCount >= this.boots) this.boots = bootCount + 1;
+    for (let i = 0; i < this.n && i < totalsWh.length; i++) if (totalsWh[i] > this.whTotal[i]) this.whTotal[i] = totalsWh[i];
+    return this.save();
+  }
+
   /** Stops watching the inputs; no edge is counted afterwards. */
   close(): void {
     if (this.closed) return;

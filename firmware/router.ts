@@ -9,12 +9,24 @@ import { Records } from "../hal/records";
 import { PulseMeter } from "./meter";
 import { validateConfig } from "./config";
 import type { RouterConfig } from "./config";
+import { Agent, COMPACT_FLAG, JOURNAL_FILE_BYTES, JOURNAL_NAME, OP_COMPACT, REQ_ERRORS } from "./agent";
+import { Journal } from "../hal/journal";
+import { SeqStore } from "./seq";
+import { RQ_STATE_NAMES, F_CLIENT, F_DONE, F_EARLIEST, F_END, F_ID, F_STATE, MAX_REQUESTS } from "./requests";
+import { KIND_ENERGY, KIND_PROFILE, KIND_THERMAL } from "../protocol/messages";
 
 /** The Storage file holding the board's configuration (written by the flasher). */
 export const CONFIG_FILE = "sden.cfg";
 /** The crash-safe record log holding the meter totals. */
 export const METER_RECORDS = "sden.mtr";
 const METER_RECORD_BYTES = 4096;
+/** The crash-safe record log holding the envelope's seq bounds. */
+export const SEQ_RECORDS = "sden.seq";
+const SEQ_RECORD_BYTES = 1024;
+/** Seqs reserved per flash write (firmware/seq.ts). */
+const SEQ_STEP = 64;
+/** The Storage file holding the router's key (16-64 raw bytes), written by the flasher. */
+export const KEY_FILE = "sden.key";
 /** How often the watchdog is kicked, as a share of its timeout. */
 const KICKS_PER_TIMEOUT = 3;
 /** How often flash space is looked after. */
@@ -43,6 +55,32 @@ export interface RouterStatus {
   meters: { name: string; pulses: number; wh: number; noise: number; powerW: number }[];
   boot: number;
   mem: { free: number; used: number; total: number };
+  /** The server link: "none", "offline", "waiting for time", "restoring", "online". */
+  link: string;
+  /** Server time (unix s, 0 before the first beacon) and the current slot. */
+  time: number;
+  slot: number;
+  /** Open requests, acks not yet at the broker, and whether flash refused a journal write. */
+  requests: number;
+  pendingAcks: number;
+  flashFull: boolean;
+}
+
+/** What R.request() takes, in the household's units. */
+export interface RequestSpec {
+  /** Client name or id. */
+  client: string | number;
+  /** Minutes from now: the earliest start (default 0) and the end (latest finish, deadline). */
+  startMin?: number;
+  endMin: number;
+  /** energy: Wh in all, at up to maxW. */
+  wh?: number;
+  maxW?: number;
+  /** profile: Wh in each slot of the program. */
+  profileWh?: number[];
+  /** thermal: Wh in every windowMin. */
+  whPerWindow?: number;
+  windowMin?: number;
 }
 
 function bytesToString(bytes: Uint8Array): string {
@@ -65,6 +103,43 @@ function readConfig(hal: Hal, defaults: unknown): { config: unknown; source: str
     }
   }
   return { config: config, source: source, errors: validateConfig(config) };
+}
+
+/**
+ * Power went during a Storage compaction (its flag file is there, or the
+ * journal ends with the compaction's mark): the store may be wiped,
+ * damaged (writes refused, files lost later) or back at an older state.
+ * It is erased whole, keeping only the configuration and the key, and the
+ * router then restores from the server, which holds the backup made just
+ * before. True when that happened.
+ */
+function recoverCutCompaction(hal: Hal): boolean {
+  const flash = hal.flash;
+  let cut = flash.read(COMPACT_FLAG) !== undefined;
+  if (!cut) {
+    const j = new Journal(flash, (d) => hal.system.crc32(d), { name: JOURNAL_NAME, fileBytes: JOURNAL_FILE_BYTES }).load();
+    const n = j.entries.length;
+    cut = n > 0 && j.entries[n - 1][1] === OP_COMPACT;
+  }
+  if (!cut) return false;
+  const names = [CONFIG_FILE, KEY_FILE];
+  const kept: (Uint8Array | undefined)[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const b = flash.read(names[i]);
+    let copy: Uint8Array | undefined;
+    if (b) {
+      copy = new Uint8Array(b.length);
+      copy.set(b);
+    }
+    kept.push(copy);
+  }
+  flash.eraseAll();
+  for (let i = 0; i < names.length; i++) {
+    const b = kept[i];
+    if (b) flash.write(names[i], b);
+  }
+  hal.console.print("power went during a flash compaction: store erased; restoring from the server");
+  return true;
 }
 
 /**
@@ -94,6 +169,7 @@ export class Router {
   readonly relays: Relays | undefined;
   readonly meter: PulseMeter | undefined;
   private readonly meterRecords: Records | undefined;
+  readonly agent: Agent | undefined;
   private timers: number[] = [];
 
   constructor(hal: Hal, options: BootOptions) {
@@ -109,6 +185,7 @@ export class Router {
     }
     const config = read.config as RouterConfig;
     try {
+      recoverCutCompaction(hal);
       this.relays = new Relays({
         clock: hal.clock,
         open: (o) => hal.digitalOut(o),
@@ -138,6 +215,96 @@ export class Router {
     this.config = config;
     this.timers.push(hal.clock.setInterval(() => this.maintainFlash(), MAINTAIN_MS));
     this.printBanner(read.source);
+    this.agent = this.startAgent(config);
+  }
+
+  /** The agent that talks to the server, when a broker and a key are configured. */
+  private startAgent(config: RouterConfig): Agent | undefined {
+    const hal = this.hal;
+    const key = hal.flash.read(KEY_FILE);
+    if (!config.broker) return undefined;
+    if (!key || key.length < 16 || key.length > 64) {
+      hal.console.print("no router key in " + KEY_FILE + " (16-64 bytes): the router runs offline; flash the key to connect");
+      return undefined;
+    }
+    const seqRecords = new Records(hal.flash, (d) => hal.system.crc32(d), { name: SEQ_RECORDS, fileBytes: SEQ_RECORD_BYTES });
+    const noSeq = seqRecords.load() === undefined;
+    const wiped = noSeq && hal.flash.list(JOURNAL_NAME).length === 0;
+    return new Agent({
+      hal: hal,
+      config: config,
+      relays: this.relays as Relays,
+      meter: this.meter as PulseMeter,
+      seq: new SeqStore(seqRecords, SEQ_STEP),
+      key: key,
+      version: this.version,
+      random: Math.random,
+      wiped: wiped,
+      seqUnknown: noSeq,
+    });
+  }
+
+  /** R.request(): a request in the household's units, converted to packets and slots. */
+  request(spec: RequestSpec): { ok: boolean; id: number; error: string } {
+    const a = this.agent;
+    const c = this.config;
+    if (!a || !c) return { ok: false, id: 0, error: "the router has no server link" };
+    const cl = c.clients || [];
+    let client = 0;
+    for (let i = 0; i < cl.length; i++) if (cl[i].name === spec.client || i + 1 === spec.client) client = i + 1;
+    if (client === 0) return { ok: false, id: 0, error: "unknown client " + JSON.stringify(spec.client) };
+    const kind = cl[client - 1].kind === "profile" ? KIND_PROFILE : cl[client - 1].kind === "energy" ? KIND_ENERGY : KIND_THERMAL;
+    const slotMin = c.slotMin;
+    const now = a.currentSlot();
+    const perSlotWh = c.packetWh;
+    const toPerSlot = (w: unknown) => (typeof w === "number" && w > 0 ? Math.floor((w * slotMin) / 60 / perSlotWh) : 0);
+    const startMin = typeof spec.startMin === "number" ? spec.startMin : 0;
+    if (!(typeof spec.endMin === "number" && spec.endMin > startMin && startMin >= 0)) return { ok: false, id: 0, error: "endMin must be after startMin (minutes from now)" };
+    let profile: Uint8Array | undefined;
+    let packets = 0;
+    let perSlot = 0;
+    let window = 0;
+    if (kind === KIND_PROFILE) {
+      const p = spec.profileWh;
+      if (!(p instanceof Array) || p.length === 0) return { ok: false, id: 0, error: "profileWh must list the Wh of each slot of the program" };
+      profile = new Uint8Array(p.length);
+      for (let i = 0; i < p.length; i++) {
+        const n = Math.ceil(p[i] / perSlotWh);
+        if (!(n >= 0 && n <= 255)) return { ok: false, id: 0, error: "profileWh[" + i + "] must be 0-2550 Wh" };
+        profile[i] = n;
+      }
+    } else {
+      const wh = kind === KIND_ENERGY ? spec.wh : spec.whPerWindow;
+      if (!(typeof wh === "number" && wh > 0)) return { ok: false, id: 0, error: (kind === KIND_ENERGY ? "wh" : "whPerWindow") + " must be a positive number of Wh" };
+      packets = Math.ceil(wh / perSlotWh);
+      perSlot = toPerSlot(spec.maxW !== undefined ? spec.maxW : c.relays[cl[client - 1].relay].ratedW);
+      if (kind === KIND_THERMAL) window = Math.round((spec.windowMin || 0) / slotMin);
+    }
+    const id = a.submit({
+      client: client,
+      kind: kind,
+      earliest: now + Math.ceil(startMin / slotMin),
+      end: now + Math.floor(spec.endMin / slotMin),
+      packets: packets,
+      window: window,
+      perSlot: perSlot,
+      profile: profile,
+    });
+    return id > 0 ? { ok: true, id: id, error: "" } : { ok: false, id: 0, error: REQ_ERRORS[-id] };
+  }
+
+  /** R.requests(): the open requests and their states. */
+  listRequests(): { id: number; client: number; state: string; earliest: number; end: number; done: number }[] {
+    const out: { id: number; client: number; state: string; earliest: number; end: number; done: number }[] = [];
+    const a = this.agent;
+    if (!a) return out;
+    const rq = a.requests;
+    for (let i = 0; i < MAX_REQUESTS; i++) {
+      const st = rq.get(i, F_STATE);
+      if (st === 0) continue;
+      out.push({ id: rq.get(i, F_ID), client: rq.get(i, F_CLIENT), state: RQ_STATE_NAMES[st], earliest: rq.get(i, F_EARLIEST), end: rq.get(i, F_END), done: rq.get(i, F_DONE) });
+    }
+    return out;
   }
 
   /** Firmware, uptime, relays, meters and memory, printed and returned. */
@@ -153,7 +320,22 @@ export class Router {
       meters: [],
       boot: this.meter ? this.meter.bootCount : 0,
       mem: this.hal.system.memory(),
+      link: "none",
+      time: 0,
+      slot: 0,
+      requests: 0,
+      pendingAcks: 0,
+      flashFull: false,
     };
+    if (this.agent) {
+      const a = this.agent.summary();
+      s.link = a.link;
+      s.time = a.time;
+      s.slot = a.slot;
+      s.requests = a.requests;
+      s.pendingAcks = a.pendingAcks;
+      s.flashFull = a.flashFull;
+    }
     const c = this.config;
     if (c && this.relays && this.meter) {
       for (let i = 0; i < c.relays.length; i++) s.relays.push(this.relays.isOn(i) ? 1 : 0);
@@ -174,6 +356,7 @@ export class Router {
 
   /** Saves the meter totals and stops timers; relays stay as they are. */
   stop(): void {
+    if (this.agent) this.agent.stop();
     if (this.meter) this.meter.flush();
     for (let i = 0; i < this.timers.length; i++) this.hal.clock.clearInterval(this.timers[i]);
     this.timers = [];
@@ -185,6 +368,10 @@ export class Router {
    * are saved and compaction runs now, between pulses, at a moment we choose.
    */
   private maintainFlash(): void {
+    if (this.agent) {
+      this.agent.maintain();
+      return;
+    }
     if (!this.meterRecords || !this.meter || !this.meterRecords.needsCompaction()) return;
     this.hal.flash.compact();
     this.meter.flush();
@@ -228,6 +415,7 @@ export class Router {
       const m = s.meters[i];
       out.print("meter " + m.name + ": " + m.wh + " Wh (" + m.pulses + " pulses; " + m.noise + " noise since boot), " + m.powerW + " W");
     }
+    out.print("server " + s.link + ", slot " + s.slot + ", " + s.requests + " open requests, " + s.pendingAcks + " acks pending" + (s.flashFull ? ", FLASH FULL" : ""));
     out.print("memory free " + s.mem.free + " of " + s.mem.total);
   }
 }
@@ -238,6 +426,8 @@ export function bootRouter(hal: Hal, options: BootOptions): Router {
   hal.console.expose("R", {
     status: () => router.status(),
     restart: () => router.restart(),
+    request: (spec: RequestSpec) => router.request(spec),
+    requests: () => router.listRequests(),
   });
   return router;
 }

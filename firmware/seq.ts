@@ -83,6 +83,29 @@ export class SeqStore {
   }
 
   /**
+   * Makes sure nothing up to seq is accepted again after a restart: saves
+   * the highest accepted seq (seq or above) unless flash already holds it.
+   * False when that save failed (the caller must not act on the message).
+   */
+  persistRecv(seq: number): boolean {
+    if (seq > this.recvLast) this.recvLast = seq;
+    if (seq <= this.recvSaved) return true;
+    return this.save(this.reserved, this.recvLast);
+  }
+
+  /**
+   * Continues sending at seq n or above (a server told the router, after its
+   * flash was wiped, the highest it accepted); the bound is saved first.
+   * False when it could not be saved (nothing changed).
+   */
+  skipTo(n: number): boolean {
+    if (n <= this.next) return true;
+    if (!this.save(n + this.stepK - 1, this.recvLast)) return false;
+    this.next = n;
+    return true;
+  }
+
+  /**
    * Records seq as the highest accepted from the peer. With persist, it is
    * in flash before this returns true; false when that save failed (then
    * the caller must not act on the message, and nothing changed). A seq

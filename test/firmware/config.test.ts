@@ -81,7 +81,7 @@ describe("configuration validation", () => {
     const c = copy();
     for (const r of c.relays) r.bootOn = true;
     c.fuseLimitW = 5000;
-    expect(validateConfig(c)).toContainEqual(expect.stringMatching(/^relays\[\]\.bootOn: relays on at boot draw 10400 W/));
+    expect(validateConfig(c)).toContainEqual(expect.stringMatching(/^relays\[\]\.bootOn: relays on at boot draw 9900 W/));
   });
 
   it("says what the fix is, with the value it got", () => {

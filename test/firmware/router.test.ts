@@ -86,7 +86,7 @@ describe("router boot and R.status()", () => {
   });
 
   it("refuses bad baked-in defaults the same way", () => {
-    const { status } = boot({ ...config, meters: [{ ...config.meters[0], pulsesPerKwh: 0 }] });
+    const { status } = boot({ ...config, clients: undefined, meters: [{ ...config.meters[0], pulsesPerKwh: 0 }] });
     expect(status().state).toBe("config-error");
     expect(status().errors).toEqual(["meters[0].pulsesPerKwh: must be from 1 to 100000 impulses per kWh (see the meter's label); got 0"]);
   });

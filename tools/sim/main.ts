@@ -1,85 +1,91 @@
-// npm start: the router firmware on the simulated board in a simulated
-// home, at accelerated time. Household load and PV drive the S0 meters; the
-// run can cut power at random instants (some in the middle of a flash write)
-// and ends with the router's own status beside the true energy, so the cost
-// of every cut is visible.
+// npm start: the main job. An embedded MQTT broker (aedes on 127.0.0.1),
+// the reference energy server, and one simulated home (the router firmware
+// on the simulated board, with a washing machine, a dishwasher, an EV
+// charger and a water heater behind its relays, PV and a battery) run a
+// simulated day at accelerated time. It ends with a summary and writes two
+// SVG charts: packets per slot stacked by priority slice and storage (the
+// energy-network-slicing figure of the SDEN design), and a timeline per
+// appliance.
 //
-//   npm start -- --hours 24 --day 172 --cuts 20 --seed 1
+//   npm start -- --scenario winter --seed 3 --hours 24 --out out --cuts 10
 
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { bootRouter, type Router } from "../../firmware/router";
-import type { RouterConfig } from "../../firmware/config";
-import { SimBoard } from "../../hal/sim/board";
-import { SimulatedHome } from "./home";
-import { seededRandom } from "./random";
-
-const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
+import { report } from "./report";
+import { SCENARIO_NAMES, type ScenarioName } from "./scenario";
+import { World } from "./world";
 
 const { values: args } = parseArgs({
   options: {
-    hours: { type: "string", default: "24" },
-    day: { type: "string", default: "172" },
+    scenario: { type: "string", default: "sunny-summer" },
     seed: { type: "string", default: "1" },
-    cuts: { type: "string", default: "12" },
-    "annual-kwh": { type: "string", default: "4000" },
-    kwp: { type: "string", default: "6" },
-    config: { type: "string", default: join(root, "flash.config.json") },
+    hours: { type: "string", default: "24" },
+    out: { type: "string", default: "out" },
+    cuts: { type: "string", default: "0" },
+    help: { type: "boolean", default: false },
   },
 });
 
+function usage(problem?: string): never {
+  if (problem) console.error(`npm start: ${problem}\n`);
+  console.error(
+    [
+      "usage: npm start -- [--scenario NAME] [--seed N] [--hours H] [--out DIR] [--cuts N]",
+      `  --scenario  ${SCENARIO_NAMES.join(" | ")} (default sunny-summer)`,
+      "  --seed      the household's random choices (default 1)",
+      "  --hours     simulated hours, 1-24 (default 24)",
+      "  --out       folder for the charts (default out)",
+      "  --cuts      power cuts at random instants, half of them during a flash write (default 0)",
+    ].join("\n"),
+  );
+  process.exit(problem ? 2 : 0);
+}
+
+if (args.help) usage();
+const scenario = args.scenario as ScenarioName;
+if (!SCENARIO_NAMES.includes(scenario)) usage(`unknown scenario "${args.scenario}"`);
+const seed = Number(args.seed);
 const hours = Number(args.hours);
-const dayOfYear = Number(args.day);
 const cuts = Number(args.cuts);
-const random = seededRandom(Number(args.seed));
-const config = JSON.parse(readFileSync(args.config, "utf8")) as RouterConfig;
+if (!Number.isInteger(seed)) usage(`--seed must be a whole number, not "${args.seed}"`);
+if (!(hours >= 1 && hours <= 24)) usage(`--hours must be from 1 to 24, not "${args.hours}"`);
+if (!(Number.isInteger(cuts) && cuts >= 0 && cuts <= 1000)) usage(`--cuts must be a whole number from 0 to 1000, not "${args.cuts}"`);
+const outDir = resolve(args.out as string);
 
-const board = new SimBoard();
-const home = new SimulatedHome(board, config.meters, { dayOfYear, annualKwh: Number(args["annual-kwh"]), kWp: Number(args.kwp), random });
-let router: Router | undefined;
-board.start((hal) => {
-  router = bootRouter(hal, { version: "sim", defaults: config });
-});
-
-// Power cuts at random instants; every other one strikes during a flash write.
+const started = Date.now();
+const world = await World.create({ scenario, seed });
 const totalMs = hours * 3_600_000;
-const cutTimes = Array.from({ length: cuts }, () => Math.floor(random() * totalMs)).sort((a, b) => a - b);
-let flashCuts = 0;
+
+// Power cuts at random instants (seeded); every other one strikes during a flash write.
+let x = seed * 7919 + 17;
+const rnd = () => ((x = (x * 48271) % 2147483647) / 2147483647);
+const cutTimes = Array.from({ length: cuts }, () => Math.floor(rnd() * totalMs)).sort((a, b) => a - b);
 cutTimes.forEach((at, i) =>
-  board.clock.worldClock().setTimeout(() => {
-    if (i % 2 === 0) board.powerCut();
-    else {
-      flashCuts++;
-      board.flash.cutAt(0, { tornBytes: Math.floor(random() * 16) });
-    }
+  world.board.clock.worldClock().setTimeout(() => {
+    if (i % 2 === 0) world.board.powerCut();
+    else world.board.flash.cutAt(0, { tornBytes: Math.floor(rnd() * 16) });
   }, at),
 );
 
-const started = Date.now();
-const steps = 48;
-for (let s = 1; s <= steps; s++) {
-  board.run(totalMs / steps);
-  if (process.stdout.isTTY) {
-    const done = Math.round((s / steps) * 30);
-    process.stdout.write(`\r[${"#".repeat(done)}${" ".repeat(30 - done)}] ${((s / steps) * hours).toFixed(1)} h simulated`);
-  }
-}
-if (process.stdout.isTTY) process.stdout.write("\n");
-
-console.log(`\nsden-router on the simulated board: ${hours} h of day ${dayOfYear} (${home.season}) in ${Date.now() - started} ms`);
-console.log(`load: ${home.load.source}; PV ${args.kwp} kWp: ${home.solar.source}`);
-console.log(`boots: ${board.boots.map((b) => b.reason).join(", ")}`);
-console.log(`power cuts: ${cuts} (${flashCuts} armed at a flash write); noise spikes injected: ${home.spikes}\n`);
-console.log("R.status():");
-const before = board.lines.length;
-const status = (board.globals.R as { status(): ReturnType<Router["status"]> }).status();
-for (const line of board.lines.slice(before)) console.log(`  ${line}`);
-console.log("\nmeter        true Wh   router Wh   lost Wh   (at most one save threshold of " + config.meterSaveWh + " Wh per cut)");
-config.meters.forEach((m, i) => {
-  const metered = status.meters[i].wh;
-  const trueWh = home.trueWh;
-  console.log(`${m.name.padEnd(12)} ${Math.floor(trueWh[i]).toString().padStart(7)} ${metered.toString().padStart(11)} ${(Math.floor(trueWh[i]) - metered).toString().padStart(9)}`);
+const tty = process.stdout.isTTY;
+let lastBar = -1;
+await world.run(totalMs, (doneMs) => {
+  const done = Math.floor((doneMs / totalMs) * 40);
+  if (done === lastBar) return;
+  lastBar = done;
+  const h = ((doneMs / totalMs) * hours).toFixed(1);
+  if (tty) process.stdout.write(`\r[${"#".repeat(done)}${" ".repeat(40 - done)}] ${h} of ${hours} h simulated`);
+  else if (done % 10 === 0) console.log(`${h} of ${hours} h simulated`);
 });
-void router;
+if (tty) process.stdout.write("\n");
+
+const r = report(world, hours);
+await world.close();
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, "slices.svg"), r.slicesSvg);
+writeFileSync(join(outDir, "timeline.svg"), r.timelineSvg);
+console.log("");
+for (const line of r.lines) console.log(line);
+console.log(`\n${cuts > 0 ? `power cuts: ${cuts}; boots: ${world.board.boots.length}; ` : ""}ran in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(`charts: ${join(outDir, "slices.svg")}, ${join(outDir, "timeline.svg")}`);
