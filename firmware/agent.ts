@@ -273,7 +273,8 @@ export class Agent {
     }
     this.lim = { horizonSlots: HORIZON, maxPerSlot: maxPerSlot };
     this.counters = { submitted: 0, refused: 0, accepted: 0, rejected: 0, delivered: 0, expired: 0, emergencies: 0, schedules: 0, schedulesRefused: 0, acks: 0, framesRefused: 0, early: 0, flashFull: 0, compactions: 0, restores: 0 };
-    this.scratch = new Uint8Array(4096);
+    // Frames are at most MAX_FRAME_BYTES; journal entries are smaller.
+    this.scratch = new Uint8Array(MAX_FRAME_BYTES);
     this.onMs = new Float64Array(this.clients);
     this.running = new Float64Array(this.clients);
     this.sentAt = new Float64Array(MAX_REQUESTS);
@@ -902,9 +903,15 @@ export class Agent {
 
   /** Folds the state into a new snapshot: J_OK, or why not (a Storage that did not keep the file: J_FULL). */
   private fold(): number {
-    // A snapshot is at most 32 requests + 16 plans of 144 slots: well under 8 KB.
-    const buf = new Uint8Array(JOURNAL_FILE_BYTES);
-    const n = encodeCbor(this.snapshot(), buf, 0, 5);
+    // A snapshot is at most 32 requests + 16 plans of 144 slots: well under
+    // 8 KB, and mostly far less: a buffer of the usual size first.
+    const snap = this.snapshot();
+    let buf = new Uint8Array(2048);
+    let n = encodeCbor(snap, buf, 0, 5);
+    if (n < 0) {
+      buf = new Uint8Array(JOURNAL_FILE_BYTES);
+      n = encodeCbor(snap, buf, 0, 5);
+    }
     if (n < 0) return 1;
     try {
       return this.journal.fold(buf.subarray(0, n));

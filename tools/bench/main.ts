@@ -14,6 +14,7 @@ import { SimulatedHome } from "../sim/home";
 import { seededRandom } from "../sim/random";
 import { line } from "./line";
 import { protocolBench } from "./protocol";
+import { dayBench } from "./day";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -122,3 +123,5 @@ clock();
 metering();
 powerCuts(7, 10_000);
 protocolBench();
+await dayBench("sunny-summer", 1);
+await dayBench("winter", 2);

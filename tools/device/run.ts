@@ -48,6 +48,9 @@ function jsonAfter(lines: string[], prefix: string): { [k: string]: unknown } | 
   return line ? JSON.parse(line.slice(prefix.length)) : undefined;
 }
 
+/** A router key for the device check (its broker, 127.0.0.1:1883, need not be there: the agent starts and retries). */
+const DEVICE_KEY = "sden-device-check-key-0123456789";
+
 /**
  * Stores the bundle as .bootcde (with a configuration whose pins the Linux
  * build has) and boots it twice; throws unless both boots reach a running
@@ -63,7 +66,7 @@ export function bootTwiceOnEspruino(bin: string, result: BuildResult): DeviceBoo
   const bundle = readFileSync(result.file, "latin1");
   writeFileSync(
     join(dir, "store.js"),
-    `var S=require("Storage");S.write(".bootcde",${JSON.stringify(bundle)});S.write(".boot3",${JSON.stringify(PROBE)});S.write("sden.cfg",${JSON.stringify(JSON.stringify(config))});`,
+    `var S=require("Storage");S.write(".bootcde",${JSON.stringify(bundle)});S.write(".boot3",${JSON.stringify(PROBE)});S.write("sden.cfg",${JSON.stringify(JSON.stringify(config))});S.write("sden.key",${JSON.stringify(DEVICE_KEY)});`,
   );
   run(bin, dir, ["store.js"], 20);
   const boots: DeviceBoot[] = [];
