@@ -79,7 +79,7 @@ describe("bad input at the router", () => {
     const before = a.plan.at(2, a.currentSlot() + 2);
     await down(M.SCHEDULE, seq++, first, [2, 2, [10], 6]);
     // Client 9 is nobody's.
-    await down(M.SCHEDULE, seq++, first, [9, 2, [10], 6]);
+    await down(M.SCHEDULE, seq, first, [9, 2, [10], 6]);
     await w.run(30_000);
     expect(nacks(M.E_LEASE) - lease).toBe(1);
     expect(nacks(M.E_FUSE) - fuse).toBe(1);
