@@ -62,7 +62,7 @@ import { decodeCbor, encodeCbor } from "../protocol/cbor";
 import type { CborValue } from "../protocol/cbor";
 import { Peer, seal } from "../protocol/envelope";
 import * as M from "../protocol/messages";
-import { STATUS_OFFLINE, topicDown, topicStatus, topicUp } from "../protocol/topics";
+import { STATUS_OFFLINE, topicDown, topicLocal, topicLocalAnswer, topicStatus, topicUp } from "../protocol/topics";
 
 /** The Storage base name of the journal (two files, .0 and .1). */
 export const JOURNAL_NAME = "sden.jnl";
@@ -121,6 +121,31 @@ const RE_FULL = 6;
 const RE_FLASH = 7;
 const RE_SHAPE = 8;
 
+/** What R.request() takes, in the household's units. */
+export interface RequestSpec {
+  /** Client name or id. */
+  client: string | number;
+  /** Minutes from now: the earliest start (default 0) and the end (latest finish, deadline). */
+  startMin?: number;
+  endMin: number;
+  /** energy: Wh in all, at up to maxW. */
+  wh?: number;
+  maxW?: number;
+  /** profile: Wh in each slot of the program. */
+  profileWh?: number[];
+  /** thermal: Wh in every windowMin. */
+  whPerWindow?: number;
+  windowMin?: number;
+}
+
+/** What R.request() and the local topic answer: the request's id, or why it was refused (code: REQ_ERRORS index, or 0 with the error text). */
+export interface RequestAnswer {
+  ok: boolean;
+  id: number;
+  error: string;
+  code: number;
+}
+
 /** A pending ack: the slot it is for, its envelope time and body. */
 interface PendingAck {
   slot: number;
@@ -134,6 +159,10 @@ function ascii(s: string): Uint8Array {
   const b = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
   return b;
+}
+
+function refusal(error: string, code: number): RequestAnswer {
+  return { ok: false, id: 0, error: error, code: code };
 }
 
 function copyBytes(v: CborValue): Uint8Array | undefined {
@@ -176,6 +205,8 @@ export interface AgentCounters {
   framesRefused: number;
   /** Authentic frames that came before the answer to this boot's HELLO (not taken). */
   early: number;
+  /** Requests from smart appliances on the local topic (taken or refused). */
+  local: number;
   flashFull: number;
   compactions: number;
   restores: number;
@@ -206,6 +237,8 @@ export class Agent {
   private readonly ratedW: Float64Array;
   private readonly slotS: number;
   private readonly topicUp: string;
+  private readonly topicLocal: string;
+  private readonly topicLocalAnswer: string;
   /** Server time minus board time, s; NaN until a heartbeat set it. */
   private offsetS = NaN;
   /** The slot the router is in (0: none yet). */
@@ -272,7 +305,7 @@ export class Agent {
       maxPerSlot[i + 1] = Math.min(MAX_PER_SLOT, Math.max(1, Math.floor((this.ratedW[i] * o.config.slotMin) / 60 / o.config.packetWh)));
     }
     this.lim = { horizonSlots: HORIZON, maxPerSlot: maxPerSlot };
-    this.counters = { submitted: 0, refused: 0, accepted: 0, rejected: 0, delivered: 0, expired: 0, emergencies: 0, schedules: 0, schedulesRefused: 0, acks: 0, framesRefused: 0, early: 0, flashFull: 0, compactions: 0, restores: 0 };
+    this.counters = { submitted: 0, refused: 0, accepted: 0, rejected: 0, delivered: 0, expired: 0, emergencies: 0, schedules: 0, schedulesRefused: 0, acks: 0, framesRefused: 0, early: 0, local: 0, flashFull: 0, compactions: 0, restores: 0 };
     // Frames are at most MAX_FRAME_BYTES; journal entries are smaller.
     this.scratch = new Uint8Array(MAX_FRAME_BYTES);
     this.onMs = new Float64Array(this.clients);
@@ -284,6 +317,8 @@ export class Agent {
     this.journal = new Journal(o.hal.flash, (d) => o.hal.system.crc32(d), { name: JOURNAL_NAME, fileBytes: JOURNAL_FILE_BYTES });
     this.restoreJournal();
     this.topicUp = topicUp(o.config.gridId, o.config.routerId);
+    this.topicLocal = topicLocal(o.config.gridId, o.config.routerId);
+    this.topicLocalAnswer = topicLocalAnswer(o.config.gridId, o.config.routerId);
     const b = o.config.broker;
     if (b) {
       const status = topicStatus(o.config.gridId, o.config.routerId);
@@ -296,14 +331,14 @@ export class Agent {
         keepAliveS: b.keepAliveS,
         will: { topic: status, payload: ascii(STATUS_OFFLINE) },
         online: { topic: status, payload: ascii("online") },
-        subscriptions: [topicDown(o.config.gridId, o.config.routerId)],
+        subscriptions: [topicDown(o.config.gridId, o.config.routerId), this.topicLocal],
         maxFrameBytes: MAX_FRAME_BYTES,
         maxQueue: MAX_QUEUE,
         backoffMinMs: 1000,
         backoffMaxMs: 60000,
         random: o.random,
         retryMs: 20000,
-        onMessage: (_topic, payload) => this.onFrame(payload),
+        onMessage: (topic, payload) => (topic === this.topicLocal ? this.onLocal(payload) : this.onFrame(payload)),
         onState: (up) => this.onLink(up),
         onAcked: (id) => this.onAcked(id),
       });
@@ -411,6 +446,81 @@ export class Agent {
     }
     if (items.length === 0) return;
     if (this.send(M.REQUEST, items, 1, Math.floor(nowS)) > 0) for (let k = 0; k < rows.length; k++) this.sentAt[rows[k]] = nowS;
+  }
+
+  /**
+   * A request in the household's units (console, local topic): minutes from
+   * now, Wh, W. Converted to slots and packets, then submit().
+   */
+  request(spec: RequestSpec): RequestAnswer {
+    const c = this.config;
+    const cl = c.clients || [];
+    let client = 0;
+    for (let i = 0; i < cl.length; i++) if (cl[i].name === spec.client || i + 1 === spec.client) client = i + 1;
+    if (client === 0) return refusal("unknown client " + JSON.stringify(spec.client), RE_CLIENT);
+    const kind = this.kindOf[client - 1];
+    const slotMin = c.slotMin;
+    const packetWh = c.packetWh;
+    const startMin = typeof spec.startMin === "number" ? spec.startMin : 0;
+    if (!(typeof spec.endMin === "number" && spec.endMin > startMin && startMin >= 0)) return refusal("endMin must be after startMin (minutes from now)", RE_WINDOW);
+    const r: NewRequest = { client: client, kind: kind, earliest: 0, end: 0, packets: 0, window: 0, perSlot: 0, profile: undefined };
+    if (kind === M.KIND_PROFILE) {
+      const p = spec.profileWh;
+      if (!(p instanceof Array) || p.length === 0) return refusal("profileWh must list the Wh of each slot of the program", RE_SHAPE);
+      r.profile = new Uint8Array(p.length);
+      for (let i = 0; i < p.length; i++) {
+        const n = Math.ceil(p[i] / packetWh);
+        if (!(n >= 0 && n <= MAX_PER_SLOT)) return refusal("profileWh[" + i + "] must be 0-" + MAX_PER_SLOT * packetWh + " Wh", RE_POWER);
+        r.profile[i] = n;
+      }
+    } else {
+      const wh = kind === M.KIND_ENERGY ? spec.wh : spec.whPerWindow;
+      if (!(typeof wh === "number" && wh > 0)) return refusal((kind === M.KIND_ENERGY ? "wh" : "whPerWindow") + " must be a positive number of Wh", RE_SHAPE);
+      const w = typeof spec.maxW === "number" ? spec.maxW : this.ratedW[client - 1];
+      r.packets = Math.ceil(wh / packetWh);
+      r.perSlot = w > 0 ? Math.floor((w * slotMin) / 60 / packetWh) : 0;
+      if (kind === M.KIND_THERMAL) r.window = Math.round((spec.windowMin || 0) / slotMin);
+    }
+    const now = this.currentSlot();
+    r.earliest = now + Math.ceil(startMin / slotMin);
+    r.end = now + Math.floor(spec.endMin / slotMin);
+    const id = this.submit(r);
+    return id > 0 ? { ok: true, id: id, error: "", code: 0 } : refusal(REQ_ERRORS[-id], -id);
+  }
+
+  /**
+   * A request from a smart appliance on the local topic: CBOR
+   * [client, kind, startMin, endMin, ...] with, by kind, [profileWh...] /
+   * wh, maxW / whPerWindow, windowMin, maxW. The answer goes to the local
+   * answer topic: [client, id (0: refused), code (REQ_ERRORS)].
+   */
+  private onLocal(payload: Uint8Array): void {
+    const d = decodeCbor(payload, 3, 160);
+    const f = d.v as CborValue[];
+    let shaped = d.e === 0 && Array.isArray(f) && f.length >= 5 && f.length <= 7;
+    for (let i = 0; shaped && i < 4; i++) shaped = typeof f[i] === "number";
+    let ans = refusal(REQ_ERRORS[RE_SHAPE], RE_SHAPE);
+    if (shaped) {
+      const c = f[0] as number;
+      const kind = f[1];
+      const spec: RequestSpec = { client: c, startMin: f[2] as number, endMin: f[3] as number };
+      if (kind === M.KIND_PROFILE && f.length === 5 && Array.isArray(f[4])) spec.profileWh = f[4] as number[];
+      else if (kind === M.KIND_ENERGY && f.length === 6) {
+        spec.wh = f[4] as number;
+        spec.maxW = f[5] as number;
+      } else if (kind === M.KIND_THERMAL && f.length === 7) {
+        spec.whPerWindow = f[4] as number;
+        spec.windowMin = f[5] as number;
+        spec.maxW = f[6] as number;
+      }
+      ans = c >= 1 && c <= this.clients && kind !== this.kindOf[c - 1] ? refusal(REQ_ERRORS[RE_KIND], RE_KIND) : this.request(spec);
+    }
+    this.counters.local++;
+    if (!this.link) return;
+    const client = shaped && (f[0] as number) >= 0 && (f[0] as number) <= 0xffff ? (f[0] as number) : 0;
+    const out = new Uint8Array(16);
+    const n = encodeCbor([client, ans.id, ans.code], out, 0, 2);
+    if (n > 0) this.link.publish(this.topicLocalAnswer, out.subarray(0, n), 1);
   }
 
   // ---- the wire

@@ -9,11 +9,12 @@ import { Records } from "../hal/records";
 import { PulseMeter } from "./meter";
 import { validateConfig } from "./config";
 import type { RouterConfig } from "./config";
-import { Agent, COMPACT_FLAG, JOURNAL_FILE_BYTES, JOURNAL_NAME, OP_COMPACT, REQ_ERRORS } from "./agent";
+import { Agent, COMPACT_FLAG, JOURNAL_FILE_BYTES, JOURNAL_NAME, OP_COMPACT } from "./agent";
+import type { RequestAnswer, RequestSpec } from "./agent";
+export type { RequestAnswer, RequestSpec } from "./agent";
 import { Journal } from "../hal/journal";
 import { SeqStore } from "./seq";
 import { RQ_STATE_NAMES, F_CLIENT, F_DONE, F_EARLIEST, F_END, F_ID, F_STATE, MAX_REQUESTS } from "./requests";
-import { KIND_ENERGY, KIND_PROFILE, KIND_THERMAL } from "../protocol/messages";
 
 /** The Storage file holding the board's configuration (written by the flasher). */
 export const CONFIG_FILE = "sden.cfg";
@@ -66,22 +67,6 @@ export interface RouterStatus {
   flashFull: boolean;
 }
 
-/** What R.request() takes, in the household's units. */
-export interface RequestSpec {
-  /** Client name or id. */
-  client: string | number;
-  /** Minutes from now: the earliest start (default 0) and the end (latest finish, deadline). */
-  startMin?: number;
-  endMin: number;
-  /** energy: Wh in all, at up to maxW. */
-  wh?: number;
-  maxW?: number;
-  /** profile: Wh in each slot of the program. */
-  profileWh?: number[];
-  /** thermal: Wh in every windowMin. */
-  whPerWindow?: number;
-  windowMin?: number;
-}
 
 function bytesToString(bytes: Uint8Array): string {
   let s = "";
@@ -244,53 +229,9 @@ export class Router {
     });
   }
 
-  /** R.request(): a request in the household's units, converted to packets and slots. */
-  request(spec: RequestSpec): { ok: boolean; id: number; error: string } {
-    const a = this.agent;
-    const c = this.config;
-    if (!a || !c) return { ok: false, id: 0, error: "the router has no server link" };
-    const cl = c.clients || [];
-    let client = 0;
-    for (let i = 0; i < cl.length; i++) if (cl[i].name === spec.client || i + 1 === spec.client) client = i + 1;
-    if (client === 0) return { ok: false, id: 0, error: "unknown client " + JSON.stringify(spec.client) };
-    const kind = cl[client - 1].kind === "profile" ? KIND_PROFILE : cl[client - 1].kind === "energy" ? KIND_ENERGY : KIND_THERMAL;
-    const slotMin = c.slotMin;
-    const now = a.currentSlot();
-    const perSlotWh = c.packetWh;
-    const toPerSlot = (w: unknown) => (typeof w === "number" && w > 0 ? Math.floor((w * slotMin) / 60 / perSlotWh) : 0);
-    const startMin = typeof spec.startMin === "number" ? spec.startMin : 0;
-    if (!(typeof spec.endMin === "number" && spec.endMin > startMin && startMin >= 0)) return { ok: false, id: 0, error: "endMin must be after startMin (minutes from now)" };
-    let profile: Uint8Array | undefined;
-    let packets = 0;
-    let perSlot = 0;
-    let window = 0;
-    if (kind === KIND_PROFILE) {
-      const p = spec.profileWh;
-      if (!(p instanceof Array) || p.length === 0) return { ok: false, id: 0, error: "profileWh must list the Wh of each slot of the program" };
-      profile = new Uint8Array(p.length);
-      for (let i = 0; i < p.length; i++) {
-        const n = Math.ceil(p[i] / perSlotWh);
-        if (!(n >= 0 && n <= 255)) return { ok: false, id: 0, error: "profileWh[" + i + "] must be 0-2550 Wh" };
-        profile[i] = n;
-      }
-    } else {
-      const wh = kind === KIND_ENERGY ? spec.wh : spec.whPerWindow;
-      if (!(typeof wh === "number" && wh > 0)) return { ok: false, id: 0, error: (kind === KIND_ENERGY ? "wh" : "whPerWindow") + " must be a positive number of Wh" };
-      packets = Math.ceil(wh / perSlotWh);
-      perSlot = toPerSlot(spec.maxW !== undefined ? spec.maxW : c.relays[cl[client - 1].relay].ratedW);
-      if (kind === KIND_THERMAL) window = Math.round((spec.windowMin || 0) / slotMin);
-    }
-    const id = a.submit({
-      client: client,
-      kind: kind,
-      earliest: now + Math.ceil(startMin / slotMin),
-      end: now + Math.floor(spec.endMin / slotMin),
-      packets: packets,
-      window: window,
-      perSlot: perSlot,
-      profile: profile,
-    });
-    return id > 0 ? { ok: true, id: id, error: "" } : { ok: false, id: 0, error: REQ_ERRORS[-id] };
+  /** R.request(): a request in the household's units (firmware/agent.ts converts it). */
+  request(spec: RequestSpec): RequestAnswer {
+    return this.agent ? this.agent.request(spec) : { ok: false, id: 0, error: "the router has no server link", code: 0 };
   }
 
   /** R.requests(): the open requests and their states. */

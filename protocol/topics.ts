@@ -3,6 +3,8 @@
 //   sden/v1/<grid>/<router>/down    server -> router (decisions, schedules,
 //                                   config, the signed heartbeat)
 //   sden/v1/<grid>/<router>/status  retained; the router's last will says "offline"
+//   sden/v1/<grid>/<router>/local   smart appliances of the household -> router
+//   sden/v1/<grid>/<router>/local/answer  router -> those appliances
 // Ids are short ASCII so that a topic is always a valid MQTT topic name: never
 // a level separator, wildcard or NUL inside an id [4.7.1, MQTT-4.7.3-2].
 
@@ -44,4 +46,14 @@ export function topicDown(grid: string, router: string): string {
 /** The router's retained status, and its last will's topic; "" when an id is not valid. */
 export function topicStatus(grid: string, router: string): string {
   return routerTopic(grid, router, "status");
+}
+
+/** Requests from the household's smart appliances; "" when an id is not valid. */
+export function topicLocal(grid: string, router: string): string {
+  return routerTopic(grid, router, "local");
+}
+
+/** The router's answers to them; "" when an id is not valid. */
+export function topicLocalAnswer(grid: string, router: string): string {
+  return routerTopic(grid, router, "local/answer");
 }

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CborValue } from "../../protocol/cbor";
 import { seal } from "../../protocol/envelope";
 import * as M from "../../protocol/messages";
-import { topicDown } from "../../protocol/topics";
+import { topicDown, topicLocal, topicLocalAnswer } from "../../protocol/topics";
+import { decode, encode } from "cbor-x";
 import { sha256 } from "../../tools/protocol/examples";
 import { World, projectConfig } from "../../tools/sim/world";
 
@@ -40,6 +41,35 @@ describe("bad input at the router", () => {
     expect(w.R.request({ client: "washer", endMin: 60, profileWh: [] }).error).toMatch(/profileWh/);
     expect(w.R.request({ client: "washer", endMin: 30, profileWh: [300, 300, 300, 300] })).toMatchObject({ ok: false, error: "window outside the horizon or in the past" });
     expect(w.R.requests().length).toBe(before);
+  });
+
+  it("takes a smart appliance's request on the local topic and answers it there; a malformed one is refused with its reason", async () => {
+    const answers: number[][] = [];
+    const local = topicLocal(w.config.gridId, w.config.routerId);
+    client.on("message", (topic, payload) => {
+      if (topic === topicLocalAnswer(w.config.gridId, w.config.routerId)) answers.push(decode(payload) as number[]);
+    });
+    await client.subscribeAsync(topicLocalAnswer(w.config.gridId, w.config.routerId), { qos: 1 });
+    const ev = 3;
+    const ask = async (body: unknown) => {
+      await client.publishAsync(local, Buffer.from(encode(body)), { qos: 1 });
+      await w.run(10_000);
+    };
+    await ask([ev, M.KIND_ENERGY, 0, 240, 5000, 3700]);
+    await ask([ev, M.KIND_PROFILE, 0, 240, [100]]);
+    await ask([9, M.KIND_ENERGY, 0, 240, 5000, 3700]);
+    await ask([ev, M.KIND_ENERGY, 0, 240, 5000]);
+    await ask("not a request");
+    await w.run(10_000);
+    expect(answers.length).toBe(5);
+    const [taken, kind, unknown, short, text] = answers;
+    expect(taken[0]).toBe(ev);
+    expect(taken[1]).toBeGreaterThan(0);
+    expect(w.R.requests().some((r) => r.id === taken[1] && r.client === ev)).toBe(true);
+    expect(kind).toEqual([ev, 0, 2]);
+    expect(unknown).toEqual([9, 0, 1]);
+    expect(short).toEqual([ev, 0, 8]);
+    expect(text).toEqual([0, 0, 8]);
   });
 
   /** Publishes a down frame as the server would, with the router's key (or another). */

@@ -6,7 +6,7 @@ import * as mqtt from "mqtt-packet";
 import type { IConnectPacket, IPublishPacket } from "mqtt-packet";
 import { describe, expect, it } from "vitest";
 import { encodeConnect, encodePublish, encodeSubscribe } from "../../protocol/mqtt";
-import { isTopicId, STATUS_OFFLINE, TOPIC_ID_MAX, topicDown, topicStatus, topicUp } from "../../protocol/topics";
+import { isTopicId, STATUS_OFFLINE, TOPIC_ID_MAX, topicDown, topicLocal, topicLocalAnswer, topicStatus, topicUp } from "../../protocol/topics";
 import { ascii } from "./mqtt-vectors";
 
 const ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
@@ -95,5 +95,16 @@ describe("isTopicId", () => {
         expect(isTopicId(s)).toBe(/^[A-Za-z0-9_-]{1,24}$/.test(s));
       }),
     );
+  });
+});
+
+describe("the local topics of smart appliances", () => {
+  it("sit under the router's topic, apart from the server's up and status filters", () => {
+    expect(topicLocal("g1", "r0042")).toBe("sden/v1/g1/r0042/local");
+    expect(topicLocalAnswer("g1", "r0042")).toBe("sden/v1/g1/r0042/local/answer");
+    // The server subscribes to sden/v1/+/+/up and sden/v1/+/+/status: neither matches.
+    for (const t of [topicLocal("g1", "r0042"), topicLocalAnswer("g1", "r0042")]) expect(/^sden\/v1\/[^/]+\/[^/]+\/(up|status)$/.test(t)).toBe(false);
+    expect(topicLocal("g/1", "r")).toBe("");
+    expect(topicLocalAnswer("g", "#")).toBe("");
   });
 });
