@@ -1111,7 +1111,9 @@ export class Agent {
     if (flash.getFree() >= FLASH_RESERVE_BYTES || flash.getTrash() === 0 || !this.ready()) return;
     if (this.pendingAcks.length > 0 || (this.link as Link).queued() > 0) return;
     for (let i = 0; i < MAX_REQUESTS; i++) if (this.requests.get(i, F_STATE) === RQ_PENDING) return;
-    this.backupMark = (this.backupMark % 0xffffffff) + 1;
+    // The mark is the journal's seq: a server that later echoes a higher one
+    // (after a HELLO) tells a router whose store went back (onStored).
+    this.backupMark = this.journal.seq;
     this.backupAppends = this.appends;
     const t = this.totals();
     this.send(M.BACKUP, [this.backupMark, this.meter.bootCount, t], 1, Math.floor(this.nowS()));
@@ -1125,6 +1127,15 @@ export class Agent {
    * state or is detected at boot (OP_COMPACT last) and restored.
    */
   private onStored(mark: number): void {
+    if (mark > this.journal.seq) {
+      // The server holds a backup newer than this journal: the store went
+      // back (a cut compaction can bring an older state back unnoticed).
+      this.hal.console.print("the journal is older than the server's backup: erasing the store and restoring from the server");
+      this.hal.flash.erase(COMPACT_FLAG);
+      this.hal.flash.write(COMPACT_FLAG, new Uint8Array([1]));
+      this.hal.system.restart();
+      return;
+    }
     if (mark !== this.backupMark || this.appends !== this.backupAppends) return;
     this.backupAppends = -1;
     this.meter.flush();
@@ -1147,8 +1158,11 @@ export class Agent {
     if (!this.seqUnknown) return;
     if (!this.seq.skipTo((f[1] as number) + 1)) return;
     this.seqUnknown = false;
+    const mark = f[7] as number;
     if (!this.awaitingRestore) {
-      this.resendAll();
+      // Only the seq was lost; the journal must not be older than the backup.
+      if (mark > this.journal.seq) this.onStored(mark);
+      else this.resendAll();
       return;
     }
     this.awaitingRestore = false;
@@ -1161,8 +1175,16 @@ export class Agent {
       if (r.client > this.clients || r.kind !== this.kindOf[r.client - 1] || this.requests.find(items[k][0] as number) >= 0) continue;
       this.requests.add(items[k][0] as number, r, RQ_ACCEPTED);
     }
-    this.write(this.snapshot());
-    this.fold();
+    // The new journal numbers on above the server's backup mark.
+    const buf = new Uint8Array(JOURNAL_FILE_BYTES);
+    const n = encodeCbor(this.snapshot(), buf, 0, 5);
+    if (n > 0) {
+      try {
+        this.journal.restore(buf.subarray(0, n), mark);
+      } catch {
+        this.flashFull = true;
+      }
+    }
     this.hal.console.print("restored from the server: " + items.length + " open requests, boot " + this.meter.bootCount);
     this.resendAll();
   }

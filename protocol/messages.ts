@@ -61,9 +61,10 @@ export const STORED = 22;
 /**
  * The answer to a HELLO asking for it (CAP_RESTORE): what the server holds
  * for a router whose flash was wiped:
- * [helloSeq, lastSeq, lastReqId, bootCount, [totalWh, ...], [pairing, ...], [request item, ...]].
+ * [helloSeq, lastSeq, lastReqId, bootCount, [totalWh, ...], [pairing, ...], [request item, ...], backupMark].
  * lastSeq is the highest router seq the server accepted, lastReqId the
- * highest request id; requests are the open ones, as still needed now.
+ * highest request id; requests are the open ones, as still needed now;
+ * backupMark the mark of the latest BACKUP (0: none).
  */
 export const RESTORE = 23;
 
@@ -246,9 +247,9 @@ function checkTotals(t: CborValue): number {
   return 0;
 }
 
-/** The body of a RESTORE: its counters, its pairings (each as a PAIRING body) and its open requests. */
+/** The body of a RESTORE: its counters, its pairings (each as a PAIRING body), its open requests and the backup mark. */
 function checkRestore(f: CborValue[], lim: Limits): number {
-  if (!isArray(f, 7, 7) || !isUint(f[0], CBOR_MAX_INT) || !isUint(f[1], CBOR_MAX_INT) || !isUint(f[2], MAX_U16) || !isUint(f[3], MAX_U32)) return E_SHAPE;
+  if (!isArray(f, 8, 8) || !isUint(f[0], CBOR_MAX_INT) || !isUint(f[1], CBOR_MAX_INT) || !isUint(f[2], MAX_U16) || !isUint(f[3], MAX_U32) || !isUint(f[7], MAX_U32)) return E_SHAPE;
   let e = checkTotals(f[4]);
   if (e === 0 && !(isArray(f[5], 0, 16) && isArray(f[6], 0, MAX_ITEMS))) e = E_SHAPE;
   const pairs = f[5] as CborValue[];

@@ -148,3 +148,32 @@ describe("power cuts at random instants of a day, one in the middle of a compact
     for (const u of w.userRequests) expect(u.ok, u.request.appliance).toBe(true);
   }, 300_000);
 });
+
+describe("a store that went back to an older state after a compaction", () => {
+  let w: World;
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it("is found out by the server's backup mark after the next HELLO, erased and restored from the server", async () => {
+    w = await World.create({ scenario: "sunny-summer", seed: 1 });
+    // The flash as it is at 6:00, before the day's compactions.
+    await w.run(6 * 60 * MIN);
+    const older = w.board.flash.clone();
+    const a0 = w.router?.agent;
+    const compactions = () => w.router?.agent?.counters.compactions ?? 0;
+    let done = 0;
+    await w.run(12 * 60 * MIN, () => (done = Math.max(done, compactions())));
+    expect(done + (a0 === w.router?.agent ? 0 : 1)).toBeGreaterThanOrEqual(1);
+    const open = openRequests(w);
+    expect(open.size).toBeGreaterThan(0);
+    // Power goes, and the store comes back as it was at 6:00, unnoticed by Storage.
+    (w.board.flash as unknown as { image: Uint8Array }).image.set(older.bytes());
+    w.board.powerCut();
+    await w.run(10 * MIN);
+    expect(w.board.lines.some((l) => /older than the server's backup/.test(l))).toBe(true);
+    expect(w.router?.agent?.counters.restores).toBe(1);
+    expect(w.R.status().link).toBe("online");
+    checkNoRequestLost(w, open, "after the store went back");
+  }, 120_000);
+});

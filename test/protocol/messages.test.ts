@@ -101,12 +101,13 @@ describe("validateBody", () => {
     ["a backup with totals not in a list", M.BACKUP, [1, 1, 5], M.E_SHAPE],
     ["a backup with a negative mark", M.BACKUP, [-1, 1, []], M.E_SHAPE],
     ["a stored with two marks", M.STORED, [1, 2], M.E_SHAPE],
-    ["a restore with a field missing", M.RESTORE, [1, 2, 3, 4, [], []], M.E_SHAPE],
-    ["a restore with a bad pairing", M.RESTORE, [1, 2, 3, 4, [], [[2, M.KIND_ENERGY, 16, 3, 11000, 2, "EV"]], []], M.E_RANGE],
-    ["a restore with an unpairing", M.RESTORE, [1, 2, 3, 4, [], [[2, 0]], []], M.E_SHAPE],
-    ["a restore with seventeen clients", M.RESTORE, [1, 2, 3, 4, [], Array(17).fill([2, M.KIND_ENERGY, 1, 3, 11000, 2, "EV"]), []], M.E_SHAPE],
-    ["a restore with a request for an unknown client", M.RESTORE, [1, 2, 3, 4, [], [], [[5, 9, M.KIND_ENERGY, 0, 10, 10, 10]]], M.E_CLIENT],
-    ["a restore with a request beyond the horizon", M.RESTORE, [1, 2, 3, 4, [], [], [[5, EV, M.KIND_ENERGY, 0, 145, 10, 10]]], M.E_HORIZON],
+    ["a restore with a field missing", M.RESTORE, [1, 2, 3, 4, [], [], []], M.E_SHAPE],
+    ["a restore with a negative backup mark", M.RESTORE, [1, 2, 3, 4, [], [], [], -1], M.E_SHAPE],
+    ["a restore with a bad pairing", M.RESTORE, [1, 2, 3, 4, [], [[2, M.KIND_ENERGY, 16, 3, 11000, 2, "EV"]], [], 0], M.E_RANGE],
+    ["a restore with an unpairing", M.RESTORE, [1, 2, 3, 4, [], [[2, 0]], [], 0], M.E_SHAPE],
+    ["a restore with seventeen clients", M.RESTORE, [1, 2, 3, 4, [], Array(17).fill([2, M.KIND_ENERGY, 1, 3, 11000, 2, "EV"]), [], 0], M.E_SHAPE],
+    ["a restore with a request for an unknown client", M.RESTORE, [1, 2, 3, 4, [], [], [[5, 9, M.KIND_ENERGY, 0, 10, 10, 10]], 0], M.E_CLIENT],
+    ["a restore with a request beyond the horizon", M.RESTORE, [1, 2, 3, 4, [], [], [[5, EV, M.KIND_ENERGY, 0, 145, 10, 10]], 0], M.E_HORIZON],
   ];
   it.each(bad)("%s is refused", (_, type, body, reason) => {
     expect(M.validateBody(type, body, lim)).toBe(reason);

@@ -99,7 +99,7 @@ export function messageArb(lim: Limits): fc.Arbitrary<Msg> {
     m(M.STORED, fc.tuple(u32)),
     m(
       M.RESTORE,
-      fc.tuple(safe, safe, fc.integer({ min: 0, max: 0xffff }), u32, totals, fc.array(pairing, { maxLength: 16 }), fc.array(requestArb(lim), { maxLength: 4 })),
+      fc.tuple(safe, safe, fc.integer({ min: 0, max: 0xffff }), u32, totals, fc.array(pairing, { maxLength: 16 }), fc.array(requestArb(lim), { maxLength: 4 }), u32),
     ),
   );
 }

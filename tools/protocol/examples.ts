@@ -178,7 +178,7 @@ export const EXAMPLES: Example[] = [
     name: "restore: a wiped router gets its clients, counters and open request back",
     type: M.RESTORE,
     seq: SEQ,
-    body: [1099511628211, 4710, 302, 17, [5123456, 1234567, 2345678], [[2, M.KIND_ENERGY, 1, 3, 11000, 2, "EV"]], [[301, 2, M.KIND_ENERGY, 0, 42, 1200, 183]]],
+    body: [1099511628211, 4710, 302, 17, [5123456, 1234567, 2345678], [[2, M.KIND_ENERGY, 1, 3, 11000, 2, "EV"]], [[301, 2, M.KIND_ENERGY, 0, 42, 1200, 183]], 812],
     json: {
       type: "restore",
       seq: SEQ,
@@ -190,6 +190,7 @@ export const EXAMPLES: Example[] = [
       meters: [{ input: 0, totalWh: 5123456 }, { input: 1, totalWh: 1234567 }, { input: 2, totalWh: 2345678 }],
       clients: [{ client: 2, kind: "energyByDeadline", relayChannel: 1, meterInput: 3, ratedW: 11000, priority: 2, name: "EV" }],
       requests: [{ requestId: 301, client: 2, kind: "energyByDeadline", earliestSlot: 0, deadlineSlot: 42, packets: 1200, maxPerSlot: 183 }],
+      backupMark: 812,
     },
   },
 ];

@@ -510,10 +510,15 @@ export class EnergyServer {
   private onHello(r: RouterState, seq: number, body: CborValue[], accepted: boolean): void {
     const caps = body[2] as number;
     // RESTORE before the new HELLO is kept: the boot count of the one before it counts.
-    if ((caps & M.CAP_RESTORE) !== 0) this.send(r, M.RESTORE, this.restoreBody(r, seq, body[1] as number, body[3] as number));
+    const restore = (caps & M.CAP_RESTORE) !== 0;
+    if (restore) this.send(r, M.RESTORE, this.restoreBody(r, seq, body[1] as number, body[3] as number));
     if (accepted) r.hello = { seq, firmware: body[0] as string, bootCount: body[1] as number, capabilities: caps, maxFrameBytes: body[3] as number };
     r.online = true;
     this.sendHeartbeat(r, seq);
+    // The latest backup's mark (the router's journal seq then): a router
+    // whose store went back below it finds out and asks to be restored
+    // (RESTORE carries the mark itself).
+    if (r.backup && r.backup.mark > 0 && !restore) this.send(r, M.STORED, [r.backup.mark]);
     this.sendSchedules(r, this.clientsWithPlans(r));
   }
 
@@ -541,7 +546,7 @@ export class EnergyServer {
       const item = this.stillNeeded(q, nowSlot);
       if (item && items.length < M.MAX_ITEMS && M.validateBody(M.REQUEST, [item], r.limits) === 0) items.push(item);
     }
-    const body: CborValue[] = [helloSeq, r.lastSeq, r.lastReqId, bootCount, totals, clients, items];
+    const body: CborValue[] = [helloSeq, r.lastSeq, r.lastReqId, bootCount, totals, clients, items, r.backup ? r.backup.mark : 0];
     while ((items.length > 0 || clients.length > 0) && encodeItem(body).length > this.roomIn(r, maxFrameBytes)) {
       (items.length > 0 ? items : clients).pop();
       this.statsNow.trimmed++;
