@@ -79,8 +79,14 @@ export const MAX_FRAME_BYTES = 1024;
 const MAX_QUEUE = 24;
 /** Pending acks kept (one per slot; a day of slots). */
 const MAX_PENDING_ACKS = 144;
-/** Bytes a fold, a meter and a seq rotation may need; below this much free flash, back up and compact. */
-const FLASH_RESERVE_BYTES = 6 * JOURNAL_FILE_BYTES;
+/**
+ * Free flash kept for the rotations of the journal, the meter totals and
+ * the seqs (two each, with Storage's headers): below it the router backs up
+ * and compacts, once there is trash worth reclaiming (or it is urgent).
+ */
+const FLASH_RESERVE_BYTES = 2 * (JOURNAL_FILE_BYTES + 4096 + 1024) + 6 * 32;
+/** Trash that makes a compaction worth its wear, unless free space is below one fold. */
+const TRASH_WORTH_BYTES = 2 * JOURNAL_FILE_BYTES;
 /** HELLO seq of a router whose store is empty: at least 2^40, random below 2^41. */
 const WIPED_SEQ_BASE = 1099511627776;
 
@@ -269,6 +275,8 @@ export class Agent {
   private appends = 0;
   /** The journal refused a write: what the router does now is kept in RAM only. */
   flashFull = false;
+  /** What the console was last told about flash (reportFlash). */
+  private flashReported = false;
   /** Consumption per slot of the household without unmetered clients (Wh), for "main meter minus the known rest". */
   private baseloadWh = -1;
   private timers: number[] = [];
@@ -746,6 +754,15 @@ export class Agent {
       }
     }
     this.applyRelays();
+    this.reportFlash();
+  }
+
+  /** Says once, on the console, when flash starts refusing saves, and when it takes them again. */
+  private reportFlash(): void {
+    const full = this.flashIsFull();
+    if (full === this.flashReported) return;
+    this.flashReported = full;
+    this.hal.console.print(full ? "flash full: saves refused; running from memory until the server holds a backup and flash is compacted" : "flash: saving again");
   }
 
   private totals(): number[] {
@@ -985,7 +1002,6 @@ export class Agent {
       if (e === J_OK) e = this.journal.append(copy);
     }
     if (e !== J_OK) {
-      if (!this.flashFull) this.hal.console.print("flash full: the journal refused a write (" + e + "); running from memory until the server holds a backup and flash is compacted");
       this.flashFull = true;
       this.counters.flashFull++;
       return false;
@@ -1108,7 +1124,9 @@ export class Agent {
    */
   maintain(): void {
     const flash = this.hal.flash;
-    if (flash.getFree() >= FLASH_RESERVE_BYTES || flash.getTrash() === 0 || !this.ready()) return;
+    const free = flash.getFree();
+    const trash = flash.getTrash();
+    if (free >= FLASH_RESERVE_BYTES || trash === 0 || (trash < TRASH_WORTH_BYTES && free >= JOURNAL_FILE_BYTES + 64) || !this.ready()) return;
     if (this.pendingAcks.length > 0 || (this.link as Link).queued() > 0) return;
     for (let i = 0; i < MAX_REQUESTS; i++) if (this.requests.get(i, F_STATE) === RQ_PENDING) return;
     // The mark is the journal's seq: a server that later echoes a higher one
@@ -1131,19 +1149,27 @@ export class Agent {
       // The server holds a backup newer than this journal: the store went
       // back (a cut compaction can bring an older state back unnoticed).
       this.hal.console.print("the journal is older than the server's backup: erasing the store and restoring from the server");
-      this.hal.flash.erase(COMPACT_FLAG);
-      this.hal.flash.write(COMPACT_FLAG, new Uint8Array([1]));
+      try {
+        this.hal.flash.erase(COMPACT_FLAG);
+        this.hal.flash.write(COMPACT_FLAG, new Uint8Array([1]));
+      } catch {
+        // The flag is how the next boot knows; without room for it, the next HELLO tells again.
+      }
       this.hal.system.restart();
       return;
     }
     if (mark !== this.backupMark || this.appends !== this.backupAppends) return;
     this.backupAppends = -1;
     this.meter.flush();
-    if (this.fold() !== J_OK) return;
-    this.journal.dropOther();
-    if (!this.write([OP_COMPACT, mark])) return;
     try {
       this.hal.flash.write(COMPACT_FLAG, new Uint8Array([mark & 0xff]));
+    } catch {
+      // No room even for the flag (a full flash): a cut is then found by the backup mark.
+    }
+    // When there is room: a fresh snapshot first, the older file erased.
+    if (this.fold() === J_OK) this.journal.dropOther();
+    this.write([OP_COMPACT, mark]);
+    try {
       this.hal.flash.compact();
     } catch {
       return;
@@ -1189,6 +1215,11 @@ export class Agent {
     this.resendAll();
   }
 
+  /** True when flash refused a save: the journal, the meter totals or the seq bound (REC_FULL). */
+  flashIsFull(): boolean {
+    return this.flashFull || this.meter.lastSaveError !== 0 || this.seq.lastSaveError !== 0;
+  }
+
   /** Status for R.status(). */
   summary(): { link: string; time: number; slot: number; requests: number; pendingAcks: number; flashFull: boolean } {
     return {
@@ -1197,7 +1228,7 @@ export class Agent {
       slot: this.slot,
       requests: this.requests.count(),
       pendingAcks: this.pendingAcks.length,
-      flashFull: this.flashFull,
+      flashFull: this.flashIsFull(),
     };
   }
 }

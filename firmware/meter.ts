@@ -174,7 +174,7 @@ export class PulseMeter {
     return this.failedSaves;
   }
 
-  /** The code of the last failed save (such as REC_FULL), 0 when none failed. */
+  /** The code of the latest save when it failed (such as REC_FULL), 0 when it succeeded. */
   get lastSaveError(): number {
     return this.lastError;
   }
@@ -299,6 +299,7 @@ export class PulseMeter {
     }
     this.savedWh.set(this.whTotal);
     this.dirty = false;
+    this.lastError = 0;
     return 0;
   }
 
