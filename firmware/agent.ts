@@ -353,6 +353,8 @@ export class Agent {
     }
     this.lastTickMs = o.hal.clock.nowMs();
     this.timers.push(o.hal.clock.setInterval(() => this.tick(), 1000));
+    // A program that was running when power went goes on at once.
+    for (let i = 0; i < this.clients; i++) if (this.running[i] > 0) this.relays.resume(this.relayOf[i]);
     this.applyRelays();
     if (this.link) this.link.start();
   }

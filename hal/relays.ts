@@ -135,6 +135,19 @@ export class Relays {
     }
   }
 
+  /**
+   * After a reboot, lets a channel that was on when power went back on at
+   * once: a non-interruptible program (a washing machine) must not wait out
+   * a minimum off time that guarded no switching of ours. Only for a channel
+   * not switched since boot; the fuse still applies when it is set().
+   * Returns whether the channel may now be switched on.
+   */
+  resume(channel: number): boolean {
+    if (!this.known(channel) || this.on[channel] === 1 || this.switchCount[channel] !== 0) return false;
+    this.lastSwitchMs[channel] = this.clock.nowMs() - this.minOffMs[channel];
+    return true;
+  }
+
   /** Number of channels. */
   count(): number {
     return this.on.length;

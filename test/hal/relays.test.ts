@@ -76,6 +76,22 @@ describe("Relays at boot", () => {
     expect(pins.level("D1")).toBe(1);
   });
 
+  it("resume() lets a channel that was running before a reboot on at once, only before it has switched, the fuse still holding", () => {
+    const { pins, relays } = rig([ch("D1", 600, 0, 30), ch("D2", 600, 0, 30)], 1000);
+    expect(relays.resume(0)).toBe(true);
+    expect(relays.set(0, true)).toBe(RELAY_OK);
+    expect(pins.level("D1")).toBe(1);
+    // The fuse is not a timer: a resumed channel above it stays off.
+    expect(relays.resume(1)).toBe(true);
+    expect(relays.set(1, true)).toBe(RELAY_FUSE);
+    // Once switched, the minimum times rule again; an unknown channel is refused.
+    expect(relays.resume(0)).toBe(false);
+    expect(relays.set(0, false)).toBe(RELAY_OK);
+    expect(relays.resume(0)).toBe(false);
+    expect(relays.set(0, true)).toBe(RELAY_MIN_OFF);
+    expect(relays.resume(7)).toBe(false);
+  });
+
   it("counts boot as a switching: a channel on at boot stays on for minOnS", () => {
     const { clock, relays } = rig([ch("D1", 100, 20, 0, true)], 1000);
     expect(relays.isOn(0)).toBe(true);

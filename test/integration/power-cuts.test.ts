@@ -146,6 +146,8 @@ describe("power cuts at random instants of a day, one in the middle of a compact
     expect(checked).toBeGreaterThanOrEqual(w.board.boots.length - 3);
     expect(w.R.status().link).toBe("online");
     for (const u of w.userRequests) expect(u.ok, u.request.appliance).toBe(true);
+    // A washing machine or dishwasher running when power went went on at once: never paused.
+    for (const a of w.household.appliances) if (a.kind === "profile") expect(a.counters.interruptions, a.name).toBe(0);
   }, 300_000);
 });
 
@@ -175,5 +177,24 @@ describe("a store that went back to an older state after a compaction", () => {
     expect(w.router?.agent?.counters.restores).toBe(1);
     expect(w.R.status().link).toBe("online");
     checkNoRequestLost(w, open, "after the store went back");
+  }, 120_000);
+});
+
+describe("a power cut while the washing machine runs its program", () => {
+  let w: World;
+  afterAll(async () => {
+    await w?.close();
+  });
+
+  it("resumes the program at once after the reboot: the machine never pauses and finishes by its deadline", async () => {
+    w = await World.create({ scenario: "sunny-summer", seed: 1 });
+    await w.run(9 * 60 * MIN + 15 * MIN);
+    const washer = w.household.appliances.find((a) => a.name === "washer");
+    expect(w.R.requests().some((r) => r.client === 1 && r.state === "running")).toBe(true);
+    w.board.powerCut();
+    await w.run(3 * 60 * MIN);
+    expect(w.board.boots.length).toBe(2);
+    expect(washer?.counters.interruptions).toBe(0);
+    expect(washer?.counters.deadlinesMet).toBe(1);
   }, 120_000);
 });
