@@ -28,7 +28,7 @@ async function device(): Promise<BuildResult> {
 
 /** JsVars in use after boot on the real interpreter, when ESPRUINO names one (as npm run test:device). */
 function deviceMemory(bundle: BuildResult): void {
-  const figure = "JsVars in use after boot on Espruino 2v29 (4 relays, 4 meters)";
+  const figure = "JsVars in use after boot on Espruino 2v29 (4 clients, 6 meters, agent up, no plan yet)";
   const bar = "<= 4,000 once 16 clients, a plan and 32 requests are in (goal 2,500)";
   if (!process.env.ESPRUINO) {
     line("device", figure, "not measured", `${bar}; set ESPRUINO=/path/to/espruino`);
