@@ -143,6 +143,8 @@ export class World {
       c.on("packetsend", () => this.serverIo++);
       c.on("packetreceive", () => this.serverIo++);
       c.on("connect", () => {
+        // Small frames go out at once: Nagle would hold a heartbeat for a delayed ACK.
+        (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
         c.subscribe(["sden/v1/+/+/up", "sden/v1/+/+/status"], { qos: 1 }, (e) => (e ? reject(e) : resolve()));
       });
       c.once("error", reject);
