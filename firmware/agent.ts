@@ -836,15 +836,15 @@ export class Agent {
     const now = this.totals();
     const d: number[] = [];
     for (let i = 0; i < now.length; i++) d.push(now[i] - (this.baseline[i] || 0));
+    // The household's use: import + PV - export; known only with an import meter.
     let use = 0;
-    let meteredUse = true;
+    let meteredUse = false;
     for (let i = 0; i < this.config.meters.length; i++) {
       const role = this.config.meters[i].role;
       if (role === "import" || role === "pv") use += d[i];
       else if (role === "export") use -= d[i];
+      if (role === "import") meteredUse = true;
     }
-    const roles = this.config.meters.map((m) => m.role);
-    if (roles.indexOf("import") < 0) meteredUse = false;
     const wh = new Float64Array(this.clients);
     let rest = use;
     let unmeteredOnMs = 0;
@@ -855,12 +855,12 @@ export class Agent {
       } else if (this.onMs[i] > 0) unmeteredOnMs += this.onMs[i] * this.ratedW[i];
     }
     if (unmeteredOnMs === 0 && meteredUse) this.baseloadWh = this.baseloadWh < 0 ? rest : Math.round((3 * this.baseloadWh + rest) / 4);
-    const shareable = meteredUse ? Math.max(0, rest - Math.max(0, this.baseloadWh)) : Infinity;
+    const shareable = Math.max(0, rest - Math.max(0, this.baseloadWh));
     for (let i = 0; i < this.clients; i++) {
       if (this.meterOf[i] >= 0 || this.onMs[i] === 0) continue;
+      // Its on-time at rated power, and no more than its share of what the main meter saw.
       const nominal = (this.onMs[i] * this.ratedW[i]) / 3600000;
-      const share = shareable === Infinity ? nominal : (shareable * this.onMs[i] * this.ratedW[i]) / unmeteredOnMs;
-      wh[i] = Math.round(Math.min(nominal, share));
+      wh[i] = Math.round(meteredUse ? Math.min(nominal, (shareable * this.onMs[i] * this.ratedW[i]) / unmeteredOnMs) : nominal);
     }
     const body: number[] = [];
     for (let c = 1; c <= this.clients; c++) {
