@@ -876,7 +876,10 @@ export class Agent {
     this.baseline = now;
     if (body.length > 0) {
       const a: PendingAck = { slot: s, timeS: timeS, body: body, id: 0 };
-      if (this.pendingAcks.length >= MAX_PENDING_ACKS) this.pendingAcks.shift();
+      if (this.pendingAcks.length >= MAX_PENDING_ACKS) {
+        const lost = this.pendingAcks.shift() as PendingAck;
+        this.hal.console.print("acks pending for a day: the ack of slot " + lost.slot + " is dropped");
+      }
       this.pendingAcks.push(a);
       this.sendAck(a);
     }
