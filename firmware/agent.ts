@@ -283,6 +283,8 @@ export class Agent {
   private lastTickMs = 0;
   /** When the last HELLO went out (board ms): without an answer it is sent again. */
   private helloAtMs = 0;
+  /** The server answered this session's HELLO (its heartbeat echoed it). */
+  private answered = false;
   /** The pairing reports went out this boot. */
   private paired = false;
 
@@ -535,9 +537,14 @@ export class Agent {
 
   // ---- the wire
 
-  /** True when messages can go to the server: connected, restored, with time. */
+  /**
+   * True when messages can go to the server: connected, restored, with time,
+   * and this session's HELLO answered. A broker that lost its sessions in a
+   * restart drops what is published before the server has subscribed again,
+   * yet acknowledges it: the answer to HELLO shows the server is listening.
+   */
   private ready(): boolean {
-    return !!this.link && this.link.isUp() && !this.seqUnknown && this.timeKnown();
+    return !!this.link && this.link.isUp() && !this.seqUnknown && this.timeKnown() && this.answered;
   }
 
   /** Seals and publishes an up message: the link's id, or 0 when it was not sent. */
@@ -551,6 +558,7 @@ export class Agent {
   }
 
   private onLink(up: boolean): void {
+    this.answered = false;
     if (!up) return;
     // Every session starts with HELLO; its echo in a heartbeat is the proof
     // of freshness the clock waits for.
@@ -568,7 +576,6 @@ export class Agent {
     const body: CborValue[] = [this.version.length > 32 ? this.version.substring(0, 32) : this.version, this.meter.bootCount, this.seqUnknown ? M.CAP_RESTORE : 0, MAX_FRAME_BYTES];
     const frame = seal(M.HELLO, seq, this.timeKnown() ? Math.floor(this.nowS()) : 0, body, this.key, this.hal.system.sha256, this.scratch);
     if (typeof frame !== "number" && this.link) this.link.publish(this.topicUp, frame, 1);
-    if (this.timeKnown()) this.resendAll();
   }
 
   /** After a reconnect or a restore: pairing reports, pending requests and acks go out again. */
@@ -633,15 +640,15 @@ export class Agent {
       this.peer.accept(env.seq);
       this.seq.acceptRecv(env.seq, false);
       const first = !this.timeKnown();
+      const echo = f.length === 3 && f[2] === this.helloSeq && !this.answered;
+      if (echo) this.answered = true;
       const offset = env.time - this.hal.clock.nowMs() / 1000;
       // The server's whole seconds jitter against the board's clock: the
       // router's time never steps back by less than a slot (a larger step
       // is a real correction).
       if (first || (newest && (offset > this.offsetS || this.offsetS - offset > this.slotS))) this.offsetS = offset;
-      if (first) {
-        this.tick();
-        this.resendAll();
-      }
+      if (first) this.tick();
+      if (echo) this.resendAll();
       return;
     }
     // Everything else changes state: its seq is in flash before it is acted on
@@ -744,7 +751,7 @@ export class Agent {
     this.lastTickMs = nowMs;
     for (let i = 0; i < this.clients; i++) if (this.relays.isOn(this.relayOf[i])) this.onMs[i] += dt;
     // A HELLO whose answer was lost is sent again after two heartbeat periods.
-    if (this.link && this.link.isUp() && (!this.timeKnown() || this.seqUnknown) && nowMs - this.helloAtMs > 2000 * this.config.heartbeatS) this.onLink(true);
+    if (this.link && this.link.isUp() && !this.answered && nowMs - this.helloAtMs > 2000 * this.config.heartbeatS) this.onLink(true);
     if (this.timeKnown()) {
       const s = this.currentSlot();
       if (s > this.slot) this.newSlot(s);

@@ -50,7 +50,7 @@ export async function startMosquitto(): Promise<Mosquitto> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "sden-mosquitto-"));
   const conf = join(dir, "mosquitto.conf");
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "log_dest stdout", "log_type error", "log_type warning", "log_type notice", ""].join("\n"));
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, "allow_anonymous true", "persistence false", "set_tcp_nodelay true", "log_dest stdout", "log_type error", "log_type warning", "log_type notice", ""].join("\n"));
   let child: ChildProcess | undefined;
   let out = "";
   const start = async () => {
