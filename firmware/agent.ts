@@ -194,6 +194,8 @@ export interface AgentOptions {
   wiped: boolean;
   /** True when no seq record was found: ask the server for the last seq it accepted (RESTORE). */
   seqUnknown: boolean;
+  /** The journal in flash (opened by the router, which looked at it first for a cut compaction). */
+  journal: Journal;
 }
 
 /** Counters for R.status() and the simulator. */
@@ -324,7 +326,7 @@ export class Agent {
     this.requests = new RequestTable();
     this.plan = new Plan(this.clients, HORIZON);
     this.peer = new Peer(o.key, o.hal.system.sha256, false, this.lim, o.seq.recvLast);
-    this.journal = new Journal(o.hal.flash, (d) => o.hal.system.crc32(d), { name: JOURNAL_NAME, fileBytes: JOURNAL_FILE_BYTES });
+    this.journal = o.journal;
     this.restoreJournal();
     this.topicUp = topicUp(o.config.gridId, o.config.routerId);
     this.topicLocal = topicLocal(o.config.gridId, o.config.routerId);
@@ -1040,9 +1042,12 @@ export class Agent {
   }
 
   /** Folds the state into a new snapshot: J_OK, or why not (a Storage that did not keep the file: J_FULL). */
-  private fold(): number {
-    // A snapshot is at most 32 requests + 16 plans of 144 slots: well under
-    // 8 KB, and mostly far less: a buffer of the usual size first.
+  /**
+   * The state as one CBOR snapshot, or undefined when it does not encode. At
+   * most 32 requests + 16 plans of 144 slots: well under 8 KB, and mostly far
+   * less, so a buffer of the usual size first.
+   */
+  private encodeSnapshot(): Uint8Array | undefined {
     const snap = this.snapshot();
     let buf = new Uint8Array(2048);
     let n = encodeCbor(snap, buf, 0, 5);
@@ -1050,9 +1055,14 @@ export class Agent {
       buf = new Uint8Array(JOURNAL_FILE_BYTES);
       n = encodeCbor(snap, buf, 0, 5);
     }
-    if (n < 0) return 1;
+    return n < 0 ? undefined : buf.subarray(0, n);
+  }
+
+  private fold(): number {
+    const snap = this.encodeSnapshot();
+    if (!snap) return 1;
     try {
-      return this.journal.fold(buf.subarray(0, n));
+      return this.journal.fold(snap);
     } catch (e) {
       this.hal.console.print("journal: " + (e && (e as { message?: string }).message));
       return J_FULL;
@@ -1214,11 +1224,10 @@ export class Agent {
       this.requests.add(items[k][0] as number, r, RQ_ACCEPTED);
     }
     // The new journal numbers on above the server's backup mark.
-    const buf = new Uint8Array(JOURNAL_FILE_BYTES);
-    const n = encodeCbor(this.snapshot(), buf, 0, 5);
-    if (n > 0) {
+    const snap = this.encodeSnapshot();
+    if (snap) {
       try {
-        this.journal.restore(buf.subarray(0, n), mark);
+        this.journal.restore(snap, mark);
       } catch {
         this.flashFull = true;
       }

@@ -98,11 +98,11 @@ function readConfig(hal: Hal, defaults: unknown): { config: unknown; source: str
  * router then restores from the server, which holds the backup made just
  * before. True when that happened.
  */
-function recoverCutCompaction(hal: Hal): boolean {
+function recoverCutCompaction(hal: Hal, journal: Journal): boolean {
   const flash = hal.flash;
   let cut = flash.read(COMPACT_FLAG) !== undefined;
   if (!cut) {
-    const j = new Journal(flash, (d) => hal.system.crc32(d), { name: JOURNAL_NAME, fileBytes: JOURNAL_FILE_BYTES }).load();
+    const j = journal.load();
     const n = j.entries.length;
     cut = n > 0 && j.entries[n - 1][1] === OP_COMPACT;
   }
@@ -155,6 +155,7 @@ export class Router {
   readonly meter: PulseMeter | undefined;
   private readonly meterRecords: Records | undefined;
   readonly agent: Agent | undefined;
+  private journal: Journal | undefined;
   private timers: number[] = [];
 
   constructor(hal: Hal, options: BootOptions) {
@@ -170,7 +171,10 @@ export class Router {
     }
     const config = read.config as RouterConfig;
     try {
-      recoverCutCompaction(hal);
+      // The journal is opened once; after an erase it is opened again on the empty store.
+      const open = () => new Journal(hal.flash, (d) => hal.system.crc32(d), { name: JOURNAL_NAME, fileBytes: JOURNAL_FILE_BYTES });
+      const journal = open();
+      this.journal = recoverCutCompaction(hal, journal) ? open() : journal;
       this.relays = new Relays({
         clock: hal.clock,
         open: (o) => hal.digitalOut(o),
@@ -226,6 +230,7 @@ export class Router {
       random: Math.random,
       wiped: wiped,
       seqUnknown: noSeq,
+      journal: this.journal as Journal,
     });
   }
 
