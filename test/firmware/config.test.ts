@@ -85,9 +85,20 @@ describe("configuration validation", () => {
   });
 
   it("says what the fix is, with the value it got", () => {
-    expect(validateConfig(withValue("meters.0.pulsesPerKwh", 0))).toEqual([
-      "meters[0].pulsesPerKwh: must be from 1 to 100000 impulses per kWh (see the meter's label); got 0",
-    ]);
+    const says = (path: string, v: unknown) => validateConfig(withValue(path, v));
+    expect(says("meters.0.pulsesPerKwh", 0)).toEqual(["meters[0].pulsesPerKwh: must be from 1 to 100000 impulses per kWh (see the meter's label); got 0"]);
+    expect(says("relays.0.ratedW", 2200.5)).toEqual(["relays[0].ratedW: must be a whole number from 1 to 50000 W; got 2200.5"]);
+    expect(says("relays.0.pin", "Q99")).toEqual(['relays[0].pin: must be a pin name such as D5, A0 or B12; got "Q99"']);
+    expect(says("relays.0.bootOn", "no")).toEqual(['relays[0].bootOn: must be one of true, false; got "no"']);
+    expect(says("gridId", "a/b")).toEqual(["gridId: must be 1-24 letters, digits, '-' or '_'; got \"a/b\""]);
+    expect(says("slotMin", 7)).toEqual(["slotMin: must be one of 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60; got 7"]);
+    expect(says("meters.0.debounceMs", 30)).toEqual(["meters[0].debounceMs: must be from 0 to 29 ms; got 30"]);
+    expect(says("clients.0.meter", 0)).toEqual(["clients[0].meter: must be one of -1, 3, 4, 5 (a sub meter's index, or -1 for none); got 0"]);
+    expect(says("clients.0.standingWh", 500)).toEqual(["clients[0].standingWh: must be absent unless kind is thermal; got 500"]);
+    expect(says("clients.1.relay", 0)).toEqual(["clients[1].relay: relay 0 is already used by clients[0]"]);
+    expect(says("relays.1", "x")).toEqual(['relays[1]: must be an object with name, pin, ratedW, bootOn, minOnS, minOffS; got "x"']);
+    expect(says("relays", Array(17).fill(good.relays[0]))[0]).toBe("relays: must be a list of at most 16 relays; got 17");
+    expect(says("broker.port", 0)).toEqual(["broker.port: must be from 1 to 65535 (a TCP port); got 0"]);
   });
 
   it("refuses non-objects as a whole", () => {
@@ -109,5 +120,330 @@ describe("configuration validation", () => {
 
   it("never throws on random documents", () => {
     fc.assert(fc.property(fc.anything(), (v) => validateConfig(v).length > 0), { numRuns: 2000 });
+  });
+});
+
+// Valid configurations generated from the rules (restated here, not taken
+// from firmware/config.ts), and single breaks of each rule.
+
+const ID_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_".split("");
+const HOST_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789.-".split("");
+const PINS = [
+  ...Array.from({ length: 48 }, (_, i) => "D" + i),
+  ..."ABCEFGH".split("").flatMap((l) => Array.from({ length: 16 }, (_, i) => l + i)),
+  "LED1", "LED2", "LED3", "BTN", "BTN1", "BTN2", "BTN3",
+];
+const id = (max: number) => fc.string({ unit: fc.constantFrom(...ID_CHARS), minLength: 1, maxLength: max });
+const int = (min: number, max: number) => fc.integer({ min, max });
+
+const relayArb = fc.record({ name: id(24), ratedW: int(1, 50000), bootOn: fc.boolean(), minOnS: int(0, 3600), minOffS: int(0, 3600) });
+const meterArb = int(1, 1000).chain((minWidthMs) =>
+  fc.record({
+    name: id(24),
+    pulsesPerKwh: int(1, 100000),
+    role: fc.constantFrom("import", "export", "pv", "sub", "sub"),
+    minWidthMs: fc.constant(minWidthMs),
+    debounceMs: int(0, Math.min(100, minWidthMs - 1)),
+  }),
+);
+const clientArb = fc.record({ kind: fc.constantFrom("profile", "energy", "thermal"), priority: int(0, 7), standingWh: fc.option(int(1, 100000)) });
+
+/** A JSON document, broken on purpose by the tests below. */
+type Config = { [k: string]: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const validConfig: fc.Arbitrary<Config> = fc
+  .record({
+    board: fc.constantFrom("ESP32", "ESPRUINO_WIFI", "NRF52"),
+    gridId: id(24),
+    routerId: id(24),
+    fuseLimitW: int(100, 100000),
+    relays: fc.array(relayArb, { minLength: 1, maxLength: 16 }),
+    meters: fc.array(meterArb, { maxLength: 8 }),
+    pins: fc.shuffledSubarray(PINS, { minLength: 24, maxLength: 24 }),
+    meterSaveWh: int(1, 1000),
+    packetWh: int(1, 10000),
+    slotMin: fc.constantFrom(1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60),
+    heartbeatS: int(5, 3600),
+    watchdogS: int(2, 300),
+    broker: fc.option(fc.record({ host: fc.string({ unit: fc.constantFrom(...HOST_CHARS), minLength: 1, maxLength: 64 }), port: int(1, 65535), keepAliveS: int(10, 3600) })),
+    telemetryS: fc.option(int(60, 86400)),
+  })
+  .chain((c) => {
+    const subs = c.meters.flatMap((m, i) => (m.role === "sub" ? [i] : []));
+    return fc
+      .record({
+        relays: fc.shuffledSubarray(c.relays.map((_, i) => i)),
+        meters: fc.shuffledSubarray(subs, { minLength: Math.ceil(subs.length / 2) }),
+        names: fc.uniqueArray(id(16), { minLength: 16, maxLength: 16 }),
+        clients: fc.array(clientArb, { minLength: 16, maxLength: 16 }),
+        withClients: fc.constantFrom(true, true, true, false),
+      })
+      .map((k) => {
+        const { pins, broker, telemetryS, ...rest } = c;
+        const relays = c.relays.map((r, i) => ({ ...r, pin: pins[i] }));
+        const meters = c.meters.map((m, i) => ({ ...m, pin: pins[16 + i] }));
+        // The relays on at boot fit under the fuse.
+        const bootW = relays.reduce((sum, r) => sum + (r.bootOn ? r.ratedW : 0), 0);
+        if (bootW > 100000) for (const r of relays) r.bootOn = false;
+        const config: Config = { ...rest, relays, meters, fuseLimitW: bootW > 100000 ? c.fuseLimitW : Math.max(c.fuseLimitW, bootW) };
+        if (broker !== null) config.broker = broker;
+        if (telemetryS !== null) config.telemetryS = telemetryS;
+        if (k.withClients) {
+          config.clients = k.relays.map((relay, i) => {
+            const { kind, priority, standingWh } = k.clients[i];
+            const client: Config = { name: k.names[i], kind, relay, meter: i < k.meters.length ? k.meters[i] : -1, priority };
+            if (kind === "thermal" && standingWh !== null) client.standingWh = standingWh;
+            return client;
+          });
+        }
+        return config;
+      });
+  });
+
+/** One broken value: it changes c and says which field the message must name, or null when c has nothing to break. */
+interface Break {
+  name: string;
+  apply: (c: Config, pick: number) => { field: string; says?: string } | null;
+}
+
+/** A record of the list (at index pick), or null when the list is empty or absent. */
+function recordOf(c: Config, list: string, pick: number): { o: Config; field: string } | null {
+  if (list === "") return { o: c, field: "" };
+  if (list === "broker") return c.broker ? { o: c.broker, field: "broker." } : null;
+  const l = c[list] as Config[] | undefined;
+  if (!l || l.length === 0) return null;
+  const i = pick % l.length;
+  return { o: l[i], field: list + "[" + i + "]." };
+}
+
+/** Whole numbers: [list ("" for the top level), key, min, max]. */
+const NUMBERS: [string, string, number, number][] = [
+  ["", "fuseLimitW", 100, 100000],
+  ["", "meterSaveWh", 1, 1000],
+  ["", "packetWh", 1, 10000],
+  ["", "heartbeatS", 5, 3600],
+  ["", "watchdogS", 2, 300],
+  ["", "telemetryS", 60, 86400],
+  ["relays", "ratedW", 1, 50000],
+  ["relays", "minOnS", 0, 3600],
+  ["relays", "minOffS", 0, 3600],
+  ["meters", "pulsesPerKwh", 1, 100000],
+  ["meters", "minWidthMs", 1, 1000],
+  ["meters", "debounceMs", 0, 100],
+  ["clients", "priority", 0, 7],
+  ["broker", "port", 1, 65535],
+  ["broker", "keepAliveS", 10, 3600],
+];
+
+/** Other values a field refuses: [list, key, bad values]. */
+const REFUSED: [string, string, unknown[]][] = [
+  ["", "board", ["ESP8266", "", 1, null]],
+  ["", "gridId", ["", "a/b", "x".repeat(25), 7]],
+  ["", "routerId", ["", "a+b", "#", null]],
+  ["", "slotMin", [0, 7, 61, 10.5, "10"]],
+  ["relays", "name", ["", "a b", "x".repeat(25), 3]],
+  ["relays", "pin", ["Q99", "D48", "D99", "A16", "H16", "I1", "LED0", "LED4", "BTN0", "BTN4", "d5", "D5 ", "D05", 5]],
+  ["relays", "bootOn", ["no", 0, null]],
+  ["meters", "name", ["", "a.b", "x".repeat(25)]],
+  ["meters", "pin", ["Z1", "", 34]],
+  ["meters", "role", ["grid", "", 1]],
+  ["clients", "name", ["x".repeat(17), "a b", ""]],
+  ["clients", "kind", ["heater", null]],
+  ["clients", "meter", [-2, 8, 0.5, "-1"]],
+  ["clients", "relay", [-1, 16, 0.5]],
+  ["broker", "host", ["", "h".repeat(65), "a b", "a/b", 1883]],
+];
+
+/** Fields a configuration cannot do without: [list, key]. */
+const REQUIRED: [string, string][] = [
+  ...NUMBERS.filter(([, key]) => key !== "telemetryS").map(([list, key]): [string, string] => [list, key]),
+  ...REFUSED.map(([list, key]): [string, string] => [list, key]),
+  ["", "relays"],
+  ["", "meters"],
+];
+
+const BREAKS: Break[] = [
+  ...NUMBERS.flatMap(([list, key, min, max]): Break[] =>
+    [min - 1, max + 1, min + 0.5, String(min), null].map((v) => ({
+      name: `${list}.${key} = ${JSON.stringify(v)}`,
+      apply: (c, pick) => {
+        const r = recordOf(c, list, pick);
+        if (!r) return null;
+        r.o[key] = v;
+        return { field: r.field + key, says: `from ${min} to ` };
+      },
+    })),
+  ),
+  ...REFUSED.flatMap(([list, key, values]): Break[] =>
+    values.map((v) => ({
+      name: `${list}.${key} = ${JSON.stringify(v)}`,
+      apply: (c, pick) => {
+        const r = recordOf(c, list, pick);
+        if (!r) return null;
+        r.o[key] = v;
+        return { field: r.field + key, says: "got " + JSON.stringify(v) };
+      },
+    })),
+  ),
+  ...REQUIRED.map(([list, key]): Break => ({
+    name: `${list}.${key} missing`,
+    apply: (c, pick) => {
+      const r = recordOf(c, list, pick);
+      if (!r) return null;
+      delete r.o[key];
+      return { field: r.field + key };
+    },
+  })),
+  ...["", "relays", "meters", "clients", "broker"].map((list): Break => ({
+    name: `${list}: an unknown (misspelt) field`,
+    apply: (c, pick) => {
+      const r = recordOf(c, list, pick);
+      if (!r) return null;
+      r.o.colour = "red";
+      return { field: r.field + "colour", says: "unknown field" };
+    },
+  })),
+  ...["relays", "meters", "clients"].flatMap((list): Break[] => [
+    {
+      name: `${list}: a record that is not an object`,
+      apply: (c, pick) => {
+        if (!c[list]?.length) return null;
+        const i = pick % c[list].length;
+        c[list][i] = [1];
+        return { field: `${list}[${i}]`, says: "an object with name, " };
+      },
+    },
+    {
+      name: `${list}: not a list`,
+      apply: (c) => {
+        if (!c[list]) return null;
+        c[list] = { 0: c[list][0] };
+        return { field: list, says: "a list" };
+      },
+    },
+    {
+      name: `${list}: too many`,
+      apply: (c) => {
+        if (!c[list]?.length) return null;
+        const max = list === "meters" ? 8 : 16;
+        while (c[list].length <= max) c[list].push(c[list][0]);
+        return { field: list, says: `at most ${max} ` };
+      },
+    },
+  ]),
+  {
+    name: "broker: not an object",
+    apply: (c) => {
+      if (!c.broker) return null;
+      c.broker = "127.0.0.1:1883";
+      return { field: "broker", says: "an object with host, port, keepAliveS" };
+    },
+  },
+  {
+    name: "a pin used twice, by relays or meters",
+    apply: (c, pick) => {
+      const owners = [...c.relays.map((r: Config, i: number) => ["relays", i, r]), ...c.meters.map((m: Config, i: number) => ["meters", i, m])];
+      if (owners.length < 2) return null;
+      const later = 1 + (pick % (owners.length - 1));
+      const earlier = pick % later;
+      owners[later][2].pin = owners[earlier][2].pin;
+      return { field: `${owners[later][0]}[${owners[later][1]}].pin`, says: "is already used by " + owners[earlier][0] };
+    },
+  },
+  ...["relay", "name", "meter"].map((key): Break => ({
+    name: `two clients with the same ${key}`,
+    apply: (c, pick) => {
+      const l = c.clients as Config[] | undefined;
+      if (!l || l.length < 2) return null;
+      // The one copied from has a sub-meter (-1, none, may repeat).
+      const sources = l.flatMap((o, i) => (key !== "meter" || o.meter >= 0 ? [i] : []));
+      if (sources.length === 0) return null;
+      const from = sources[pick % sources.length];
+      const to = (from + 1 + (pick % (l.length - 1))) % l.length;
+      l[to][key] = l[from][key];
+      return { field: `clients[${Math.max(from, to)}].${key}`, says: `is already used by clients[${Math.min(from, to)}]` };
+    },
+  })),
+  {
+    name: "a client whose relay is past the last relay",
+    apply: (c, pick) => {
+      if (!c.clients?.length) return null;
+      const i = pick % c.clients.length;
+      c.clients[i].relay = c.relays.length;
+      return { field: `clients[${i}].relay`, says: `from 0 to ${c.relays.length - 1} ` };
+    },
+  },
+  {
+    name: "a client whose meter is not a sub-meter",
+    apply: (c, pick) => {
+      const other = c.meters.findIndex((m: Config) => m.role !== "sub");
+      if (!c.clients?.length || other < 0) return null;
+      const i = pick % c.clients.length;
+      c.clients[i].meter = other;
+      return { field: `clients[${i}].meter`, says: "a sub meter" };
+    },
+  },
+  {
+    name: "a standing request on a client that is not thermal",
+    apply: (c, pick) => {
+      if (!c.clients?.length) return null;
+      const i = pick % c.clients.length;
+      c.clients[i].standingWh = 100;
+      c.clients[i].kind = "energy";
+      return { field: `clients[${i}].standingWh`, says: "thermal" };
+    },
+  },
+  {
+    name: "a debounce as long as the shortest pulse",
+    apply: (c, pick) => {
+      const r = recordOf(c, "meters", pick);
+      if (!r) return null;
+      r.o.minWidthMs = 1 + (pick % 100);
+      r.o.debounceMs = r.o.minWidthMs;
+      return { field: r.field + "debounceMs" };
+    },
+  },
+  {
+    name: "relays on at boot above the fuse",
+    apply: (c, pick) => {
+      for (const r of c.relays) r.bootOn = false;
+      const r = c.relays[pick % c.relays.length];
+      r.bootOn = true;
+      r.ratedW = 5000;
+      c.fuseLimitW = 4999;
+      return { field: "relays[].bootOn", says: "draw 5000 W" };
+    },
+  },
+];
+
+describe("configuration validation, by property", () => {
+  it("accepts every valid configuration, at the edges of every range too", () => {
+    fc.assert(
+      fc.property(validConfig, (c) => {
+        expect(validateConfig(c)).toEqual([]);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("refuses any single broken value with a message naming its field, what is allowed and what it got", () => {
+    const applied: { [name: string]: number } = {};
+    fc.assert(
+      fc.property(validConfig, fc.nat(), (c, pick) => {
+        for (const b of BREAKS) {
+          const broken = structuredClone(c);
+          const expected = b.apply(broken, pick);
+          if (!expected) continue;
+          applied[b.name] = (applied[b.name] ?? 0) + 1;
+          const errors = validateConfig(broken);
+          const named = errors.filter((e) => e.startsWith(expected.field + ": "));
+          expect(named, `${b.name}: ${JSON.stringify(errors)}`).not.toEqual([]);
+          if (expected.says) expect(named.join("\n"), b.name).toContain(expected.says);
+        }
+      }),
+      { numRuns: 150 },
+    );
+    // Every break was tried on many configurations, none skipped for want of a record.
+    for (const b of BREAKS) expect(applied[b.name] ?? 0, b.name).toBeGreaterThan(20);
   });
 });
