@@ -36,7 +36,7 @@ const MAINTAIN_MS = 60000;
 export interface BootOptions {
   /** Firmware version and build, printed in the banner and by R.status(). */
   version: string;
-  /** The configuration baked in at build time, used when flash holds none. */
+  /** The configuration baked in at build time, used when flash holds none: JSON text (the device parses it only then), or the object. */
   defaults: unknown;
 }
 
@@ -79,6 +79,7 @@ function readConfig(hal: Hal, defaults: unknown): { config: unknown; source: str
   let config: unknown = defaults;
   let source = "defaults";
   const stored = hal.flash.read(CONFIG_FILE);
+  if (!stored && typeof defaults === "string") config = JSON.parse(defaults);
   if (stored) {
     source = CONFIG_FILE;
     try {

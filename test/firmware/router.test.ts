@@ -62,6 +62,12 @@ describe("router boot and R.status()", () => {
     expect(m.noise).toBe(1);
   });
 
+  it("takes the baked-in defaults as JSON text, as the build bakes them in", () => {
+    const { board, status } = boot(JSON.stringify(config));
+    expect(board.lines[0]).toContain("router demo-grid/home-1 (config from defaults)");
+    expect(status().state).toBe("running");
+  });
+
   it("takes the configuration in flash over the baked-in defaults", () => {
     const stored = { ...config, routerId: "from-flash" };
     const { board } = boot(config, (b) => b.flash.write(CONFIG_FILE, ascii(JSON.stringify(stored))));

@@ -4,10 +4,11 @@
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { validateConfig } from "../../firmware/config";
+import { manglePattern, manglePlan, type ManglePlan } from "./mangle";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -18,6 +19,8 @@ export interface BuildResult {
   file: string;
   bytes: number;
   version: string;
+  /** Property names shortened (tools/build/mangle.ts). */
+  mangled: number;
 }
 
 /** "0.1.0+abc1234", or "0.1.0+dev" outside a git checkout. */
@@ -52,15 +55,30 @@ export interface BuildOptions {
   entryFile?: string;
   /** More compile-time constants, as JSON values. */
   define?: { [name: string]: unknown };
+  /** Shorten the firmware's own property names (default true; false tells whether a problem on the board comes from it). */
+  mangle?: boolean;
+}
+
+// The plan needs a type-checked program (about 2 s): one per entry and process.
+const plans = new Map<string, ManglePlan>();
+
+function planFor(entryFile: string): ManglePlan {
+  let plan = plans.get(entryFile);
+  if (!plan) {
+    plan = manglePlan(root, entryFile);
+    plans.set(entryFile, plan);
+  }
+  return plan;
 }
 
 export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   const configFile = options.configFile ?? join(root, "flash.config.json");
   const outFile = options.outFile ?? join(root, "build/router.js");
+  const entryFile = resolve(options.entryFile ?? join(root, "firmware/main.ts"));
   const config = loadConfig(configFile);
   const version = firmwareVersion();
   const result = await esbuild.build({
-    entryPoints: [options.entryFile ?? join(root, "firmware/main.ts")],
+    entryPoints: [entryFile],
     bundle: true,
     write: false,
     format: "cjs",
@@ -78,22 +96,29 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     footer: { js: "})();" },
     define: {
       SDEN_VERSION: JSON.stringify(version),
-      SDEN_DEFAULT_CONFIG: JSON.stringify(config),
+      // JSON text, parsed only when flash holds no configuration: an object
+      // here would be hoisted into the module scope and kept alive for good.
+      SDEN_DEFAULT_CONFIG: JSON.stringify(JSON.stringify(config)),
       ...Object.fromEntries(Object.entries(options.define ?? {}).map(([k, v]) => [k, JSON.stringify(v)])),
     },
     // esbuild cannot lower these for 2v29; make it refuse them outright.
     supported: { destructuring: false, "rest-argument": false, "default-argument": false, "exponent-operator": false, "async-await": false, generator: false },
+    // Property names are a third of the code: the firmware's own are
+    // shortened, every name seen outside the bundle is kept (tools/build/mangle.ts).
+    mangleProps: options.mangle === false ? undefined : manglePattern(planFor(entryFile).mangle),
+    // Asked for only to count the names shortened.
+    mangleCache: {},
     logLevel: "silent",
   });
   const code = result.outputFiles[0].contents;
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, code);
-  return { file: outFile, bytes: code.length, version };
+  return { file: outFile, bytes: code.length, version, mangled: Object.keys(result.mangleCache ?? {}).length };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   build().then(
-    (r) => console.log(`${r.file.replace(root + "/", "")}: ${r.bytes} bytes, firmware ${r.version}`),
+    (r) => console.log(`${r.file.replace(root + "/", "")}: ${r.bytes} bytes, firmware ${r.version}, ${r.mangled} property names shortened`),
     (e: Error & { errors?: esbuild.Message[] }) => {
       if (e.errors) for (const m of e.errors) console.error(`${m.location?.file}:${m.location?.line}: ${m.text}`);
       else console.error(e.message);

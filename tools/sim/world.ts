@@ -13,8 +13,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import mqtt, { type MqttClient } from "mqtt";
 import type { RouterConfig } from "../../firmware/config";
-import { bootRouter, KEY_FILE, type RequestSpec, type Router } from "../../firmware/router";
-import { SimBoard } from "../../hal/sim/board";
+import { bootRouter, CONFIG_FILE, KEY_FILE, type RequestSpec, type Router } from "../../firmware/router";
+import { SimBoard, type Firmware } from "../../hal/sim/board";
 import { PowerCut, type SimFlash } from "../../hal/sim/flash";
 import { EnergyServer, type ServerOptions } from "../server/server";
 import { startBroker, type SimBroker } from "./broker";
@@ -46,6 +46,14 @@ export interface WorldOptions {
   stepMs?: number;
   /** Called before the board is powered on (e.g. to arm a power cut at a flash operation of the boot). */
   beforeStart?: (w: World) => void;
+  /**
+   * Firmware to boot instead of the sources' bootRouter: the device bundle
+   * (bundleFirmware in test/support/espruino-standin.ts). It reads its
+   * configuration from flash, so the world flashes it (CONFIG_FILE) with
+   * the key, as the flasher does. The world then sees the router only from
+   * outside (console, pins, broker, server): `router` stays undefined.
+   */
+  firmware?: Firmware;
 }
 
 /** A user's request as it was made at the console, and what the router said. */
@@ -67,8 +75,9 @@ export class World {
   readonly userRequests: UserRequest[] = [];
   /** Steps after which the network did not settle in time. */
   unsettled = 0;
-  /** Boots that found no key and had the board flashed again (the first one included). */
+  /** Boots that found no key (or, for other `firmware`, no configuration) and had the board flashed again (the first one included). */
   reflashes = 0;
+  /** The router booted from the sources (undefined when the world runs other `firmware`). */
   router: Router | undefined;
   private readonly stepMs: number;
   private nextRequest = 0;
@@ -118,16 +127,22 @@ export class World {
     const w = new World(broker, broker ? broker.port : (o.brokerPort as number), o);
     await w.connectServer();
     o.beforeStart?.(w);
+    const firmware = o.firmware;
+    // What the flasher writes: the key, and for other firmware the configuration (the sources get it as their defaults).
+    const files: [string, Uint8Array][] = [[KEY_FILE, w.key]];
+    if (firmware) files.push([CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(w.config)))]);
     w.board.start((hal) => {
       // A store wiped by a cut compaction has lost the key (on a real board
       // the firmware too): the technician flashes the board again, and the
       // router restores the rest from the server.
-      const key = hal.flash.read(KEY_FILE);
-      if (!key || !Buffer.from(key).equals(Buffer.from(w.key))) {
-        hal.flash.write(KEY_FILE, w.key);
-        w.reflashes++;
-      }
-      w.router = bootRouter(hal, { version: "0.2.0+sim", defaults: w.config });
+      const stale = files.filter(([name, bytes]) => {
+        const b = hal.flash.read(name);
+        return !b || !Buffer.from(b).equals(Buffer.from(bytes));
+      });
+      for (const [name, bytes] of stale) hal.flash.write(name, bytes);
+      if (stale.length > 0) w.reflashes++;
+      if (firmware) firmware(hal);
+      else w.router = bootRouter(hal, { version: "0.2.0+sim", defaults: w.config });
     });
     return w;
   }
@@ -161,7 +176,11 @@ export class World {
     return this.board.globals.R as never;
   }
 
-  /** True when nothing is on its way: no QoS 1 message of the router unacknowledged. */
+  /**
+   * True when nothing is on its way: no QoS 1 message of the router
+   * unacknowledged. Other firmware's link is out of reach: there only
+   * activity() tells (the broker sees every packet of the router).
+   */
   private quiet(): boolean {
     const link = this.router?.agent?.link;
     return !link || !link.isUp() || link.queued() === 0;
