@@ -952,7 +952,11 @@ export class Agent {
    * Whether client c's relay should be closed now. An interruptible client
    * gets its packets at the start of odd slots and at the end of even ones,
    * so that two slots in a row make one run instead of two (fewer
-   * switchings); a slot full of packets keeps it on throughout.
+   * switchings). A slot's packets done less than a packet's time before its
+   * end, with packets in the next slot too, keep the relay on to the
+   * boundary: a full slot (maxPerSlot packets, rounded down) takes a few
+   * seconds less than the slot, and switching off there would hold the
+   * relay off for its minOffS into the next slot.
    */
   private wantOn(c: number): boolean {
     const i = c - 1;
@@ -965,10 +969,11 @@ export class Agent {
     const needMs = (needWh * 3600000) / this.ratedW[i];
     const m = this.meterOf[i];
     const done = m >= 0 ? this.meter.wh(m) - (this.baseline[m] || 0) >= needWh : this.onMs[i] >= needMs;
-    if (done) return false;
-    if (this.slot % 2 === 1 || this.relays.isOn(this.relayOf[i])) return true;
-    // Even slot: start late enough to end at the boundary, with a margin of a tenth.
+    const on = this.relays.isOn(this.relayOf[i]);
     const leftMs = ((this.slot + 1) * this.slotS - this.nowS()) * 1000;
+    if (done) return on && this.plan.at(c, this.slot + 1) > 0 && leftMs * this.ratedW[i] < this.config.packetWh * 3600000;
+    if (this.slot % 2 === 1 || on) return true;
+    // Even slot: start late enough to end at the boundary, with a margin of a tenth.
     return leftMs <= needMs * 1.1 + 2000;
   }
 

@@ -44,6 +44,20 @@ export function checkDay(world: () => World): void {
     });
   });
 
+  it("switches no appliance's relay more than 4 times in any hour (on and off counted)", () => {
+    const w = world();
+    for (const c of w.config.clients ?? []) {
+      const perHour = new Map<number, number>();
+      let level = -1;
+      for (const t of w.board.pins.transitions(w.config.relays[c.relay].pin)) {
+        // The boot's first write sets the level; a switching changes it.
+        if (level !== -1 && t.level !== level) perHour.set(Math.floor(t.atMs / 3_600_000), (perHour.get(Math.floor(t.atMs / 3_600_000)) ?? 0) + 1);
+        level = t.level;
+      }
+      expect(Math.max(0, ...perHour.values()), c.name).toBeLessThanOrEqual(4);
+    }
+  });
+
   it("acknowledges every slot with what was metered: within one packet per client per slot, each slot once", () => {
     const w = world();
     const r = w.server.router(w.config.gridId, w.config.routerId);

@@ -265,6 +265,37 @@ describe("allocate", () => {
     );
   });
 
+  it("gives an energy request full slots back to back from the start of its window where every slot can hold them: one run, the partial slot last", () => {
+    // The router runs slots in a row as one run of the relay (firmware/agent.ts, wantOn): full slots back
+    // to back switch a charger on and off once; a partial slot among them costs two more switchings.
+    // Competitors of its class whose every window ends no earlier do not break the run up (earliest
+    // deadline first is per slot: a thermal band's window that ends first would).
+    const arb = fc.record({ len: fc.integer({ min: 1, max: 30 }), classes: fc.integer({ min: 1, max: 4 }) }).chain(({ len, classes }) =>
+      fc.record({
+        ev: fc.tuple(windowArb(len), fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: classes - 1 })).chain(([[a, b], max, cls]) =>
+          fc.integer({ min: 1, max: max * (b - a) }).map((need) => energy(cls, 0, a, b, need, max)),
+        ),
+        capacity: fc.array(fc.integer({ min: 0, max: 30 }), { minLength: len, maxLength: len }),
+        shares: fc.array(fc.integer({ min: 0, max: 5 }), { minLength: classes, maxLength: classes }),
+        others: fc.array(demandArb(len, classes, "flex", false), { maxLength: 6 }),
+      }),
+    );
+    fc.assert(
+      fc.property(arb, ({ ev, capacity, shares, others }) => {
+        const [a, b, need] = ev.windows;
+        const max = ev.maxPerSlot;
+        const grid: Grid = { from: FROM, capacity: Int32Array.from(capacity, (c, k) => (FROM + k >= a && FROM + k < b ? Math.max(c, max) : c)), shares };
+        const demands = [ev, ...others.map((d, i): Demand => ({ ...d, cls: ev.cls, order: i + 1 })).filter((d) => d.windows[1] >= b)];
+        const alloc = allocate(grid, demands);
+        const got: number[] = [];
+        for (let s = a; s < b; s++) got.push(at(alloc, 0, s));
+        const want = got.map((_, k) => Math.max(0, Math.min(max, need - k * max)));
+        expect(got).toEqual(want);
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
   it("lets a class take a whole slot when the classes above need none of their slices (unused capacity flows down)", () => {
     const grid: Grid = { from: FROM, capacity: Int32Array.from([10, 10]), shares: [5, 3, 2] };
     const a = allocate(grid, [energy(2, 0, FROM, FROM + 2, 20, 10)]);

@@ -22,8 +22,13 @@ export async function dayBench(scenario: ScenarioName, seed: number): Promise<vo
   let worst = 0;
   let worstName = "";
   for (const c of w.config.clients ?? []) {
+    // On and off both count; the boot's first write only sets the level.
     const perHour = new Array(24).fill(0);
-    for (const t of w.board.pins.transitions(w.config.relays[c.relay].pin)) perHour[Math.min(23, Math.floor(t.atMs / 3_600_000))]++;
+    let level = -1;
+    for (const t of w.board.pins.transitions(w.config.relays[c.relay].pin)) {
+      if (level !== -1 && t.level !== level) perHour[Math.min(23, Math.floor(t.atMs / 3_600_000))]++;
+      level = t.level;
+    }
     const m = Math.max(...perHour);
     if (m > worst) {
       worst = m;
