@@ -8,7 +8,7 @@
 //
 //   ESPRUINO=/path/to/espruino npm run test:device
 
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHmac } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -84,6 +84,115 @@ export function bootTwiceOnEspruino(bin: string, result: BuildResult): DeviceBoo
   return boots;
 }
 
+/** What the bar's case showed on the interpreter. */
+export interface LoadedBoot {
+  lines: string[];
+  /** JsVars in use with 16 clients, the plan filled by the server and 32 open requests. */
+  usage: number;
+  /** Open requests by state, as R.requests() listed them. */
+  states: { [state: string]: number };
+  /** Slots of the next 144 with a packet planned for some client, at the server. */
+  plannedSlots: number;
+  /** What the server counted. */
+  acceptedAtServer: number;
+}
+
+const LOADED_CLIENTS = 16;
+const LOADED_REQUESTS = 32;
+
+// In the bar's case: once the server has given the time, two requests per
+// client over the whole horizon, then the state once the server has
+// answered them, and the memory.
+const LOADED_PROBE = [
+  "var sent = 0, waited = 0;",
+  "function go() {",
+  "  var s = R.status();",
+  "  if (!(s.time > 0 && s.link === 'online')) { if (++waited > 60) { print('--- fail no time: ' + JSON.stringify(s)); quit(); } return setTimeout(go, 500); }",
+  "  for (var c = 1; c <= " + LOADED_CLIENTS + "; c++) for (var k = 0; k < 2; k++) {",
+  "    var a = c % 2 ? R.request({client: c, startMin: k * 720, endMin: 720 + k * 710, wh: 3400, maxW: 300}) : R.request({client: c, startMin: k * 700, endMin: 1430, profileWh: [300, 200, 100, 100, 300, 200]});",
+  "    if (a.ok) sent++; else print('--- refused ' + c + ' ' + a.error);",
+  "  }",
+  "  setTimeout(done, 12000);",
+  "}",
+  "function done() {",
+  "  var st = {}, l = R.requests();",
+  "  for (var i = 0; i < l.length; i++) st[l[i].state] = (st[l[i].state] || 0) + 1;",
+  "  var s = R.status();",
+  "  print('--- loaded ' + JSON.stringify({sent: sent, states: st, requests: s.requests, link: s.link}));",
+  "  print('--- memory ' + JSON.stringify(process.memory()));",
+  "  quit();",
+  "}",
+  "setTimeout(go, 500);",
+].join("\n");
+
+/**
+ * The bar's case of ../shared/quality.md: the bundle booted from .bootcde
+ * with 16 paired clients, connected to a real broker (aedes on loopback)
+ * and the reference server, given 32 requests from the console that the
+ * server schedules over its 144-slot horizon; then process.memory().
+ */
+export async function loadedOnEspruino(bin: string, result: BuildResult): Promise<LoadedBoot> {
+  const { startBroker } = await import("../sim/broker");
+  const { startServer } = await import("../server/server");
+  const broker = await startBroker();
+  const dir = mkdtempSync(join(tmpdir(), "sden-loaded-"));
+  const key = new Uint8Array(Buffer.from(DEVICE_KEY, "latin1"));
+  const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8"));
+  config.relays = [];
+  config.clients = [];
+  for (let i = 0; i < LOADED_CLIENTS; i++) {
+    config.relays.push({ name: "load-" + i, pin: "D" + i, ratedW: 2000, bootOn: false, minOnS: 60, minOffS: 60 });
+    config.clients.push({ name: "client-" + i, kind: i % 2 === 0 ? "energy" : "profile", relay: i, meter: -1, priority: i % 4 });
+  }
+  config.meters.forEach((m: { pin: string }, i: number) => (m.pin = "D" + (LOADED_CLIENTS + i)));
+  config.meters = config.meters.filter((m: { role: string }) => m.role !== "sub");
+  config.fuseLimitW = 40000;
+  config.broker = { host: "127.0.0.1", port: broker.port, keepAliveS: 60 };
+  const server = await startServer({
+    brokerUrl: `mqtt://127.0.0.1:${broker.port}`,
+    routers: [{ gridId: config.gridId, routerId: config.routerId, key }],
+    now: () => Date.now() / 1000,
+    slotMin: config.slotMin,
+    packetWh: config.packetWh,
+    heartbeatS: config.heartbeatS,
+    supply: () => ({ pvWh: 3000, windWh: 0, importWh: 8000, baseloadWh: 300 }),
+  });
+  const ticks = setInterval(() => server.tick(), 500);
+  try {
+    const bundle = readFileSync(result.file, "latin1");
+    writeFileSync(
+      join(dir, "store.js"),
+      `var S=require("Storage");S.write(".bootcde",${JSON.stringify(bundle)});S.write(".boot3",${JSON.stringify(LOADED_PROBE)});S.write("sden.cfg",${JSON.stringify(JSON.stringify(config))});S.write("sden.key",${JSON.stringify(DEVICE_KEY)});quit();`,
+    );
+    run(bin, dir, ["store.js"], 20);
+    const out = await runAsync(bin, dir, ["-e", ""], 90);
+    const lines = out.split("\n").filter((l) => l.trim() !== "" && !BANNER.test(l));
+    const loaded = jsonAfter(lines, "--- loaded ");
+    const memory = jsonAfter(lines, "--- memory ");
+    if (!loaded || !memory) throw new Error(`the loaded run did not finish\n${lines.join("\n")}`);
+    if (/Uncaught|OUT OF MEMORY|ASSERT/.test(out)) throw new Error(`the loaded run reported an error\n${lines.join("\n")}`);
+    const now = server.slotNow();
+    const planned = new Array<number>(144).fill(0);
+    for (let c = 1; c <= LOADED_CLIENTS; c++) server.planOf(config.gridId, config.routerId, c, now, 144).forEach((n, k) => (planned[k] += n));
+    return { lines, usage: Number(memory.usage), states: loaded.states as { [s: string]: number }, plannedSlots: planned.filter((n) => n > 0).length, acceptedAtServer: server.stats().requestsAccepted };
+  } finally {
+    clearInterval(ticks);
+    await server.close();
+    await broker.stop();
+  }
+}
+
+/** run(), without blocking Node's event loop (the broker and the server run in this process). */
+function runAsync(bin: string, dir: string, args: string[], timeoutS: number): Promise<string> {
+  return new Promise((resolve) => {
+    const p = spawn("timeout", ["-k", "1", String(timeoutS), bin, ...args], { cwd: dir });
+    let out = "";
+    p.stdout.on("data", (d: Buffer) => (out += d.toString("latin1")));
+    p.stderr.on("data", (d: Buffer) => (out += d.toString("latin1")));
+    p.on("close", () => resolve(out.replace(/\r/g, "").replace(/\x1b\[J/g, "")));
+  });
+}
+
 /** What the protocol check on the interpreter printed, and what it should have. */
 export interface ProtocolCheck {
   /** Lines that differ: what the device printed against what Node computes. */
@@ -154,6 +263,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.log(`\ndevice boot ok: ${result.bytes} bytes booted twice from .bootcde on Espruino 2v29, router ${result.version} running, totals restored`);
     const p = await protocolOnEspruino(bin);
     if (p.mismatches.length > 0) throw new Error(`protocol check: ${p.mismatches.length} of ${p.compared} results differ from Node:\n${p.mismatches.join("\n")}`);
+    const l = await loadedOnEspruino(bin, result);
+    console.log(`--- loaded\n${l.lines.join("\n")}`);
+    console.log(`loaded ok: ${l.usage} JsVars in use with ${LOADED_CLIENTS} clients and ${LOADED_REQUESTS} requests over a real broker (${JSON.stringify(l.states)}; server: ${l.acceptedAtServer} accepted, packets planned in ${l.plannedSlots} of the next 144 slots)`);
     console.log(`protocol ok: ${p.compared} results on Espruino 2v29 equal Node's (RFC 4231 HMAC on the native SHA-256, every example frame and its MQTT PUBLISH parsed back from 7-byte chunks, RFC 8949 appendix A)`);
   } catch (e) {
     console.error(`\ndevice boot FAILED: ${(e as Error).message}`);
