@@ -25,7 +25,7 @@
 import type { Hal } from "../hal/types";
 import type { Relays } from "../hal/relays";
 import type { PulseMeter } from "./meter";
-import type { RouterConfig } from "./config";
+import { DEFAULT_TELEMETRY_S, type RouterConfig } from "./config";
 import type { SeqStore } from "./seq";
 import { J_FOLD, J_FULL, J_OK, Journal } from "../hal/journal";
 import { Link } from "./link";
@@ -759,7 +759,7 @@ export class Agent {
       if (s > this.slot) this.newSlot(s);
       const nowS = this.nowS();
       this.flushAcks();
-      if (this.ready() && nowS - this.lastTelemetryS >= (this.config.telemetryS || 900)) {
+      if (this.ready() && nowS - this.lastTelemetryS >= (this.config.telemetryS || DEFAULT_TELEMETRY_S)) {
         this.lastTelemetryS = nowS;
         this.send(M.TELEMETRY, this.telemetryBody(), 0, Math.floor(nowS));
       }

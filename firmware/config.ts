@@ -201,8 +201,8 @@ export function validateConfig(c: unknown): string[] {
   const id = [isTopicId, "1-" + TOPIC_ID_MAX + ID];
   const pin = [(v: unknown) => typeof v === "string" && PIN_RE.test(v), "a pin name such as D5, A0 or B12"];
   const seen: Obj = {};
-  // Noted while the relays are checked: a client's relay is 0..lastRelay.
-  let lastRelay = 0;
+  // Noted while the relays are checked: a client's relay is 0..lastRelay (none when there are no relays).
+  let lastRelay = -1;
   let bootW = 0;
   // A client's meter is one with role "sub", or -1 for none.
   const subs = [-1];
@@ -245,7 +245,7 @@ export function validateConfig(c: unknown): string[] {
       // A client's name travels in pairing reports.
       name: [(v: unknown) => isTopicId(v as string) && (v as string).length <= 16, "1-16" + ID],
       kind: [CLIENT_KINDS],
-      relay: [0, lastRelay, "(a relay's index)"],
+      relay: [0, lastRelay, lastRelay < 0 ? "(a relay's index, and there are no relays)" : "(a relay's index)"],
       meter: [subs, " (a sub meter's index, or -1 for none)"],
       priority: [0, 7, "(0 most important)"],
       // Only a thermal client has a standing request.

@@ -72,6 +72,13 @@ describe("configuration validation", () => {
     expect(validateConfig(c)).toContainEqual(expect.stringMatching(/^fuseLimtW: unknown field/));
   });
 
+  it("refuses a client on a relay when there are no relays", () => {
+    const c = copy();
+    c.relays = [];
+    c.clients = [{ name: "ev", kind: "energy", relay: 0, meter: -1, priority: 1 }];
+    expect(validateConfig(c)).toEqual(["clients[0].relay: must be from 0 to -1 (a relay's index, and there are no relays); got 0"]);
+  });
+
   it("refuses a pin used twice", () => {
     const errors = validateConfig(withValue("meters.0.pin", good.relays[1].pin));
     expect(errors).toContainEqual(expect.stringMatching(/^meters\[0\]\.pin: pin D26 is already used/));

@@ -52,6 +52,24 @@ function jsonAfter(lines: string[], prefix: string): { [k: string]: unknown } | 
 const DEVICE_KEY = "sden-device-check-key-0123456789";
 
 /**
+ * What the flasher writes, into a fresh interpreter flash in dir: the bundle
+ * as .bootcde, a probe as .boot3 (run before it), the configuration and the key.
+ */
+function flashInterpreter(bin: string, dir: string, bundleFile: string, probe: string, config: unknown): void {
+  const bundle = readFileSync(bundleFile, "latin1");
+  writeFileSync(
+    join(dir, "store.js"),
+    `var S=require("Storage");S.write(".bootcde",${JSON.stringify(bundle)});S.write(".boot3",${JSON.stringify(probe)});S.write("sden.cfg",${JSON.stringify(JSON.stringify(config))});S.write("sden.key",${JSON.stringify(DEVICE_KEY)});quit();`,
+  );
+  run(bin, dir, ["store.js"], 20);
+}
+
+/** The interpreter's output without its banner, prompts and blank lines. */
+function printedLines(out: string): string[] {
+  return out.split("\n").filter((l) => l.trim() !== "" && !BANNER.test(l));
+}
+
+/**
  * Stores the bundle as .bootcde (with a configuration whose pins the Linux
  * build has) and boots it twice; throws unless both boots reach a running
  * router of this version, the second with the boot counter restored.
@@ -63,16 +81,11 @@ export function bootTwiceOnEspruino(bin: string, result: BuildResult): DeviceBoo
   const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8"));
   config.relays.forEach((r: { pin: string }, i: number) => (r.pin = "D" + i));
   config.meters.forEach((m: { pin: string }, i: number) => (m.pin = "D" + (10 + i)));
-  const bundle = readFileSync(result.file, "latin1");
-  writeFileSync(
-    join(dir, "store.js"),
-    `var S=require("Storage");S.write(".bootcde",${JSON.stringify(bundle)});S.write(".boot3",${JSON.stringify(PROBE)});S.write("sden.cfg",${JSON.stringify(JSON.stringify(config))});S.write("sden.key",${JSON.stringify(DEVICE_KEY)});`,
-  );
-  run(bin, dir, ["store.js"], 20);
+  flashInterpreter(bin, dir, result.file, PROBE, config);
   const boots: DeviceBoot[] = [];
   for (let expected = 1; expected <= 2; expected++) {
     const out = run(bin, dir, ["-e", ""], 30);
-    const lines = out.split("\n").filter((l) => l.trim() !== "" && !BANNER.test(l));
+    const lines = printedLines(out);
     const status = jsonAfter(lines, "--- json ");
     const memory = jsonAfter(lines, "--- memory ");
     if (!status || status.state !== "running" || status.fw !== result.version || status.boot !== expected) {
@@ -148,25 +161,23 @@ export async function loadedOnEspruino(bin: string, result: BuildResult): Promis
   config.meters = config.meters.filter((m: { role: string }) => m.role !== "sub");
   config.fuseLimitW = 40000;
   config.broker = { host: "127.0.0.1", port: broker.port, keepAliveS: 60 };
-  const server = await startServer({
-    brokerUrl: `mqtt://127.0.0.1:${broker.port}`,
-    routers: [{ gridId: config.gridId, routerId: config.routerId, key }],
-    now: () => Date.now() / 1000,
-    slotMin: config.slotMin,
-    packetWh: config.packetWh,
-    heartbeatS: config.heartbeatS,
-    supply: () => ({ pvWh: 3000, windWh: 0, importWh: 8000, baseloadWh: 300 }),
-  });
-  const ticks = setInterval(() => server.tick(), 500);
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  let ticks: ReturnType<typeof setInterval> | undefined;
   try {
-    const bundle = readFileSync(result.file, "latin1");
-    writeFileSync(
-      join(dir, "store.js"),
-      `var S=require("Storage");S.write(".bootcde",${JSON.stringify(bundle)});S.write(".boot3",${JSON.stringify(LOADED_PROBE)});S.write("sden.cfg",${JSON.stringify(JSON.stringify(config))});S.write("sden.key",${JSON.stringify(DEVICE_KEY)});quit();`,
-    );
-    run(bin, dir, ["store.js"], 20);
+    server = await startServer({
+      brokerUrl: `mqtt://127.0.0.1:${broker.port}`,
+      routers: [{ gridId: config.gridId, routerId: config.routerId, key }],
+      now: () => Date.now() / 1000,
+      slotMin: config.slotMin,
+      packetWh: config.packetWh,
+      heartbeatS: config.heartbeatS,
+      supply: () => ({ pvWh: 3000, windWh: 0, importWh: 8000, baseloadWh: 300 }),
+    });
+    const srv = server;
+    ticks = setInterval(() => srv.tick(), 500);
+    flashInterpreter(bin, dir, result.file, LOADED_PROBE, config);
     const out = await runAsync(bin, dir, ["-e", ""], 90);
-    const lines = out.split("\n").filter((l) => l.trim() !== "" && !BANNER.test(l));
+    const lines = printedLines(out);
     const loaded = jsonAfter(lines, "--- loaded ");
     const memory = jsonAfter(lines, "--- memory ");
     if (!loaded || !memory) throw new Error(`the loaded run did not finish\n${lines.join("\n")}`);
@@ -177,7 +188,7 @@ export async function loadedOnEspruino(bin: string, result: BuildResult): Promis
     return { lines, usage: Number(memory.usage), states: loaded.states as { [s: string]: number }, plannedSlots: planned.filter((n) => n > 0).length, acceptedAtServer: server.stats().requestsAccepted };
   } finally {
     clearInterval(ticks);
-    await server.close();
+    await server?.close();
     await broker.stop();
   }
 }
