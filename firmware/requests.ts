@@ -80,8 +80,8 @@ export class RequestTable {
 
   constructor() {
     this.rows = new Uint32Array(MAX_REQUESTS * FIELDS);
+    // Sparse: Espruino stores only the rows that hold a profile.
     this.profiles = [];
-    for (let i = 0; i < MAX_REQUESTS; i++) this.profiles.push(undefined);
   }
 
   get(i: number, f: number): number {
@@ -131,14 +131,15 @@ export class RequestTable {
     this.rows[o + F_WINDOW] = r.window;
     this.rows[o + F_PER_SLOT] = r.perSlot;
     this.rows[o + F_STATE] = state;
-    this.profiles[i] = r.profile;
+    if (r.profile) this.profiles[i] = r.profile;
+    else delete this.profiles[i];
     if (id > this.lastId || this.lastId - id > 32768) this.lastId = id;
     return i;
   }
 
   free(i: number): void {
     this.rows[i * FIELDS + F_STATE] = RQ_FREE;
-    this.profiles[i] = undefined;
+    delete this.profiles[i];
   }
 
   /** Packets still owed to a request (profile: the rest of its profile). */

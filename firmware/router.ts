@@ -367,9 +367,9 @@ export class Router {
   }
 }
 
-/** Boots the router on a HAL and puts its console API on the global `R`. */
-export function bootRouter(hal: Hal, options: BootOptions): Router {
-  const router = new Router(hal, options);
+// Apart from bootRouter: Espruino's closures keep their whole scope, and
+// there the boot options (the baked-in configuration's text) would stay alive.
+function exposeRouter(hal: Hal, router: Router): Router {
   hal.console.expose("R", {
     status: () => router.status(),
     restart: () => router.restart(),
@@ -377,4 +377,9 @@ export function bootRouter(hal: Hal, options: BootOptions): Router {
     requests: () => router.listRequests(),
   });
   return router;
+}
+
+/** Boots the router on a HAL and puts its console API on the global `R`. */
+export function bootRouter(hal: Hal, options: BootOptions): Router {
+  return exposeRouter(hal, new Router(hal, options));
 }
