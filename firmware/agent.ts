@@ -25,7 +25,7 @@
 import type { Hal } from "../hal/types";
 import type { Relays } from "../hal/relays";
 import type { PulseMeter } from "./meter";
-import { DEFAULT_TELEMETRY_S, type RouterConfig } from "./config";
+import { DEFAULT_TELEMETRY_S, METER_ROLES, type BrokerConfig, type RouterConfig } from "./config";
 import type { SeqStore } from "./seq";
 import { J_FOLD, J_FULL, J_OK, Journal } from "../hal/journal";
 import { Link } from "./link";
@@ -65,6 +65,14 @@ import * as M from "../protocol/messages";
 import { STATUS_OFFLINE, topicDown, topicLocal, topicLocalAnswer, topicStatus, topicUp } from "../protocol/topics";
 
 /** The Storage base name of the journal (two files, .0 and .1). */
+/** The configuration's scalars the agent uses after boot. */
+type AgentSettings = Pick<RouterConfig, "slotMin" | "packetWh" | "fuseLimitW" | "heartbeatS" | "telemetryS">;
+
+// Meter roles, as their index in METER_ROLES.
+const ROLE_IMPORT = 0;
+const ROLE_EXPORT = 1;
+const ROLE_PV = 2;
+
 export const JOURNAL_NAME = "sden.jnl";
 export const JOURNAL_FILE_BYTES = 8192;
 /** Slots in a plan (design section 1: H = 144, 24 h of 10-minute slots). */
@@ -222,7 +230,8 @@ export interface AgentCounters {
 
 export class Agent {
   readonly hal: Hal;
-  readonly config: RouterConfig;
+  /** The configuration's scalars; its records live in the per-client and per-meter arrays below. */
+  private readonly config: AgentSettings;
   readonly relays: Relays;
   readonly meter: PulseMeter;
   readonly seq: SeqStore;
@@ -243,6 +252,11 @@ export class Agent {
   private readonly meterOf: Int8Array;
   private readonly kindOf: Uint8Array;
   private readonly ratedW: Float64Array;
+  private readonly names: string[];
+  private readonly priority: Uint8Array;
+  private readonly standingWh: Uint32Array;
+  /** Per meter: its role's index in METER_ROLES. */
+  private readonly meterRole: Uint8Array;
   private readonly slotS: number;
   private readonly topicUp: string;
   private readonly topicLocal: string;
@@ -288,11 +302,13 @@ export class Agent {
   /** The server answered this session's HELLO (its heartbeat echoed it). */
   private answered = false;
   /** The pairing reports went out this boot. */
-  private paired = false;
+  /** Clients whose pairing report the link has taken this boot: the server must know a client before its requests. */
+  private paired = 0;
 
   constructor(o: AgentOptions) {
     this.hal = o.hal;
-    this.config = o.config;
+    const c = o.config;
+    this.config = { slotMin: c.slotMin, packetWh: c.packetWh, fuseLimitW: c.fuseLimitW, heartbeatS: c.heartbeatS, telemetryS: c.telemetryS };
     this.relays = o.relays;
     this.meter = o.meter;
     this.seq = o.seq;
@@ -308,8 +324,14 @@ export class Agent {
     this.meterOf = new Int8Array(this.clients);
     this.kindOf = new Uint8Array(this.clients);
     this.ratedW = new Float64Array(this.clients);
+    this.names = [];
+    this.priority = new Uint8Array(this.clients);
+    this.standingWh = new Uint32Array(this.clients);
     const maxPerSlot = new Uint16Array(this.clients + 1);
     for (let i = 0; i < cl.length; i++) {
+      this.names.push(cl[i].name);
+      this.priority[i] = cl[i].priority;
+      this.standingWh[i] = cl[i].standingWh || 0;
       this.relayOf[i] = cl[i].relay;
       this.meterOf[i] = cl[i].meter;
       this.kindOf[i] = cl[i].kind === "profile" ? M.KIND_PROFILE : cl[i].kind === "energy" ? M.KIND_ENERGY : M.KIND_THERMAL;
@@ -317,6 +339,8 @@ export class Agent {
       maxPerSlot[i + 1] = Math.min(MAX_PER_SLOT, Math.max(1, Math.floor((this.ratedW[i] * o.config.slotMin) / 60 / o.config.packetWh)));
     }
     this.lim = { horizonSlots: HORIZON, maxPerSlot: maxPerSlot };
+    this.meterRole = new Uint8Array(c.meters.length);
+    for (let i = 0; i < c.meters.length; i++) this.meterRole[i] = METER_ROLES.indexOf(c.meters[i].role);
     this.counters = { submitted: 0, refused: 0, accepted: 0, rejected: 0, delivered: 0, expired: 0, emergencies: 0, schedules: 0, schedulesRefused: 0, acks: 0, framesRefused: 0, early: 0, local: 0, flashFull: 0, compactions: 0, restores: 0 };
     // Frames are at most MAX_FRAME_BYTES; journal entries are smaller.
     this.scratch = new Uint8Array(MAX_FRAME_BYTES);
@@ -331,32 +355,9 @@ export class Agent {
     this.topicUp = topicUp(o.config.gridId, o.config.routerId);
     this.topicLocal = topicLocal(o.config.gridId, o.config.routerId);
     this.topicLocalAnswer = topicLocalAnswer(o.config.gridId, o.config.routerId);
-    const b = o.config.broker;
-    if (b) {
-      const status = topicStatus(o.config.gridId, o.config.routerId);
-      this.link = new Link({
-        clock: o.hal.clock,
-        connect: (so) => o.hal.connect(so),
-        host: b.host,
-        port: b.port,
-        clientId: o.config.gridId + "-" + o.config.routerId,
-        keepAliveS: b.keepAliveS,
-        will: { topic: status, payload: ascii(STATUS_OFFLINE) },
-        online: { topic: status, payload: ascii("online") },
-        subscriptions: [topicDown(o.config.gridId, o.config.routerId), this.topicLocal],
-        maxFrameBytes: MAX_FRAME_BYTES,
-        maxQueue: MAX_QUEUE,
-        backoffMinMs: 1000,
-        backoffMaxMs: 60000,
-        random: o.random,
-        retryMs: 20000,
-        onMessage: (topic, payload) => (topic === this.topicLocal ? this.onLocal(payload) : this.onFrame(payload)),
-        onState: (up) => this.onLink(up),
-        onAcked: (id) => this.onAcked(id),
-      });
-    }
+    if (o.config.broker) this.link = this.makeLink(o.hal, o.config.broker, o.config.gridId, o.config.routerId, o.random);
     this.lastTickMs = o.hal.clock.nowMs();
-    this.timers.push(o.hal.clock.setInterval(() => this.tick(), 1000));
+    this.startTicking();
     // A program that was running when power went goes on at once.
     for (let i = 0; i < this.clients; i++) if (this.running[i] > 0) this.relays.resume(this.relayOf[i]);
     this.applyRelays();
@@ -364,6 +365,38 @@ export class Agent {
   }
 
   /** Unix s of the server's time, or NaN before the first heartbeat. */
+  // Callbacks are made in methods of their own: an Espruino closure keeps its
+  // whole scope chain, and one made in the constructor would keep the
+  // options, and with them every parsed configuration record, alive.
+
+  private makeLink(hal: Hal, b: BrokerConfig, gridId: string, routerId: string, random: () => number): Link {
+    const status = topicStatus(gridId, routerId);
+    return new Link({
+      clock: hal.clock,
+      connect: (so) => hal.connect(so),
+      host: b.host,
+      port: b.port,
+      clientId: gridId + "-" + routerId,
+      keepAliveS: b.keepAliveS,
+      will: { topic: status, payload: ascii(STATUS_OFFLINE) },
+      online: { topic: status, payload: ascii("online") },
+      subscriptions: [topicDown(gridId, routerId), this.topicLocal],
+      maxFrameBytes: MAX_FRAME_BYTES,
+      maxQueue: MAX_QUEUE,
+      backoffMinMs: 1000,
+      backoffMaxMs: 60000,
+      random: random,
+      retryMs: 20000,
+      onMessage: (topic, payload) => (topic === this.topicLocal ? this.onLocal(payload) : this.onFrame(payload)),
+      onState: (up) => this.onLink(up),
+      onAcked: (id) => this.onAcked(id),
+    });
+  }
+
+  private startTicking(): void {
+    this.timers.push(this.hal.clock.setInterval(() => this.tick(), 1000));
+  }
+
   nowS(): number {
     return this.hal.clock.nowMs() / 1000 + this.offsetS;
   }
@@ -446,7 +479,7 @@ export class Agent {
 
   /** Sends every pending request not yet sent (or sent long ago) in one REQUEST. */
   private sendRequests(): void {
-    if (!this.ready()) return;
+    if (!this.ready() || this.paired < this.clients) return;
     const now = this.currentSlot();
     const nowS = this.nowS();
     const items: CborValue[] = [];
@@ -468,9 +501,8 @@ export class Agent {
    */
   request(spec: RequestSpec): RequestAnswer {
     const c = this.config;
-    const cl = c.clients || [];
     let client = 0;
-    for (let i = 0; i < cl.length; i++) if (cl[i].name === spec.client || i + 1 === spec.client) client = i + 1;
+    for (let i = 0; i < this.clients; i++) if (this.names[i] === spec.client || i + 1 === spec.client) client = i + 1;
     if (client === 0) return refusal("unknown client " + JSON.stringify(spec.client), RE_CLIENT);
     const kind = this.kindOf[client - 1];
     const slotMin = c.slotMin;
@@ -584,12 +616,12 @@ export class Agent {
   private resendAll(): void {
     if (!this.ready()) return;
     // The server learns the clients from pairing reports (repeats are harmless).
-    const cl = this.config.clients || [];
+    // A report the link refuses (its queue full) goes at a later tick, and requests wait for it.
     const nowS = Math.floor(this.nowS());
-    for (let i = 0; i < cl.length && !this.paired; i++) {
-      this.send(M.PAIRING, [i + 1, this.kindOf[i], cl[i].relay, cl[i].meter >= 0 ? cl[i].meter : null, this.ratedW[i], cl[i].priority, cl[i].name], 1, nowS);
+    for (let i = this.paired; i < this.clients; i++) {
+      if (!this.send(M.PAIRING, [i + 1, this.kindOf[i], this.relayOf[i], this.meterOf[i] >= 0 ? this.meterOf[i] : null, this.ratedW[i], this.priority[i], this.names[i]], 1, nowS)) return;
+      this.paired = i + 1;
     }
-    this.paired = true;
     this.sendRequests();
     // Acks the link still holds are resent by it (DUP); the rest go now.
     this.flushAcks();
@@ -754,6 +786,7 @@ export class Agent {
     for (let i = 0; i < this.clients; i++) if (this.relays.isOn(this.relayOf[i])) this.onMs[i] += dt;
     // A HELLO whose answer was lost is sent again after two heartbeat periods.
     if (this.link && this.link.isUp() && !this.answered && nowMs - this.helloAtMs > 2000 * this.config.heartbeatS) this.onLink(true);
+    if (this.paired < this.clients) this.resendAll();
     if (this.timeKnown()) {
       const s = this.currentSlot();
       if (s > this.slot) this.newSlot(s);
@@ -778,7 +811,7 @@ export class Agent {
 
   private totals(): number[] {
     const t: number[] = [];
-    for (let i = 0; i < this.config.meters.length; i++) t.push(this.meter.wh(i));
+    for (let i = 0; i < this.meterRole.length; i++) t.push(this.meter.wh(i));
     return t;
   }
 
@@ -821,9 +854,8 @@ export class Agent {
    * for that much in every 4 hours over the next day.
    */
   private thermalAgents(s: number): void {
-    const cl = this.config.clients || [];
     for (let c = 1; c <= this.clients; c++) {
-      const wh = cl[c - 1].standingWh;
+      const wh = this.standingWh[c - 1];
       if (!wh || this.kindOf[c - 1] !== M.KIND_THERMAL) continue;
       let open = false;
       for (let i = 0; i < MAX_REQUESTS && !open; i++) open = this.requests.get(i, F_STATE) !== RQ_FREE && this.requests.get(i, F_CLIENT) === c;
@@ -848,11 +880,11 @@ export class Agent {
     // The household's use: import + PV - export; known only with an import meter.
     let use = 0;
     let meteredUse = false;
-    for (let i = 0; i < this.config.meters.length; i++) {
-      const role = this.config.meters[i].role;
-      if (role === "import" || role === "pv") use += d[i];
-      else if (role === "export") use -= d[i];
-      if (role === "import") meteredUse = true;
+    for (let i = 0; i < this.meterRole.length; i++) {
+      const role = this.meterRole[i];
+      if (role === ROLE_IMPORT || role === ROLE_PV) use += d[i];
+      else if (role === ROLE_EXPORT) use -= d[i];
+      if (role === ROLE_IMPORT) meteredUse = true;
     }
     const wh = new Float64Array(this.clients);
     let rest = use;

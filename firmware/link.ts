@@ -194,7 +194,7 @@ export class Link {
   // encoded PUBLISH, its packet id, and when it was last written on this
   // connection (-1: not on this one). An acknowledged message leaves at once
   // (a PUBACK out of order closes the gap), so qLen messages are held.
-  private readonly qFrame: (Uint8Array | null)[];
+  private readonly qFrame: (Uint8Array | undefined)[];
   private readonly qId: Uint16Array;
   private readonly qSentMs: Float64Array;
   private qHead = 0;
@@ -231,8 +231,8 @@ export class Link {
     check(this.connectFrame.length > 0, "clientId, username, password or will", o.clientId);
     check(encodePublish(o.online.topic, o.online.payload, 1, 1, false, true).length > 0, "online", o.online.topic);
     check(!o.subscriptions.length || encodeSubscribe(1, o.subscriptions, this.subQos).length > 0, "subscriptions", o.subscriptions);
+    // Sparse: Espruino stores only the slots that hold a frame.
     this.qFrame = [];
-    for (let k = 0; k < o.maxQueue; k++) this.qFrame.push(null);
     this.qId = new Uint16Array(o.maxQueue);
     this.qSentMs = new Float64Array(o.maxQueue);
     for (let k = 0; k < o.maxQueue; k++) this.qSentMs[k] = -1;
@@ -549,7 +549,7 @@ export class Link {
     this.inFlight--;
     if (k === 0) {
       // In order, as a broker acknowledges [MQTT-4.6.0-2]: the ring starts one further.
-      this.qFrame[h] = null;
+      delete this.qFrame[h];
       this.qSentMs[h] = -1;
       this.qHead = (h + 1) % n;
     } else {
@@ -561,7 +561,7 @@ export class Link {
         this.qSentMs[i] = this.qSentMs[j];
       }
       const last = (h + this.qLen - 1) % n;
-      this.qFrame[last] = null;
+      delete this.qFrame[last];
       this.qSentMs[last] = -1;
     }
     this.qLen--;

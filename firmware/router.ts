@@ -147,11 +147,28 @@ function holdRelaysOff(hal: Hal, config: unknown): void {
   }
 }
 
+/** The watchdog period: the configuration's, or 30 s when it has none fit to use (a refused configuration still runs the watchdog). */
+function watchdogSeconds(config: unknown): number {
+  const s = config && (config as { watchdogS?: unknown }).watchdogS;
+  return typeof s === "number" && s >= 2 && s <= 300 ? s : 30;
+}
+
+/** hal.system.crc32 as a function made apart, so that it keeps only the HAL alive (see the timers of Router). */
+function crc32Of(hal: Hal): (d: Uint8Array) => number {
+  return (d) => hal.system.crc32(d);
+}
+
 export class Router {
   readonly hal: Hal;
   readonly version: string;
-  readonly config: RouterConfig | undefined;
   readonly errors: string[];
+  /**
+   * What the status shows of the configuration, once it runs (undefined on
+   * a configuration error). The records themselves are not kept: the relays,
+   * the meter and the agent hold what they need in typed arrays, and parsed
+   * JSON costs about 10 JsVars a record.
+   */
+  private shown: { fuseLimitW: number; meterNames: string[] } | undefined;
   readonly relays: Relays | undefined;
   readonly meter: PulseMeter | undefined;
   private readonly meterRecords: Records | undefined;
@@ -164,7 +181,7 @@ export class Router {
     this.version = options.version;
     const read = readConfig(hal, options.defaults);
     this.errors = read.errors;
-    this.startWatchdog(read.config);
+    this.startWatchdog(watchdogSeconds(read.config));
     if (read.errors.length > 0) {
       holdRelaysOff(hal, read.config);
       this.printErrors(read.source);
@@ -173,7 +190,8 @@ export class Router {
     const config = read.config as RouterConfig;
     try {
       // The journal is opened once; after an erase it is opened again on the empty store.
-      const open = () => new Journal(hal.flash, (d) => hal.system.crc32(d), { name: JOURNAL_NAME, fileBytes: JOURNAL_FILE_BYTES });
+      const crc32 = crc32Of(hal);
+      const open = () => new Journal(hal.flash, crc32, { name: JOURNAL_NAME, fileBytes: JOURNAL_FILE_BYTES });
       const journal = open();
       this.journal = recoverCutCompaction(hal, journal) ? open() : journal;
       this.relays = new Relays({
@@ -182,7 +200,7 @@ export class Router {
         channels: config.relays,
         fuseLimitW: config.fuseLimitW,
       });
-      this.meterRecords = new Records(hal.flash, (d) => hal.system.crc32(d), { name: METER_RECORDS, fileBytes: METER_RECORD_BYTES });
+      this.meterRecords = new Records(hal.flash, crc32, { name: METER_RECORDS, fileBytes: METER_RECORD_BYTES });
       this.meter = new PulseMeter({
         clock: hal.clock,
         watch: (o) => hal.edgeInput(o),
@@ -202,9 +220,11 @@ export class Router {
       this.printErrors(read.source);
       return;
     }
-    this.config = config;
-    this.timers.push(hal.clock.setInterval(() => this.maintainFlash(), MAINTAIN_MS));
-    this.printBanner(read.source);
+    const meterNames: string[] = [];
+    for (let i = 0; i < config.meters.length; i++) meterNames.push(config.meters[i].name);
+    this.shown = { fuseLimitW: config.fuseLimitW, meterNames: meterNames };
+    this.startMaintenance();
+    this.printBanner(config, read.source);
     this.agent = this.startAgent(config);
   }
 
@@ -217,7 +237,7 @@ export class Router {
       hal.console.print("no router key in " + KEY_FILE + " (16-64 bytes): the router runs offline; flash the key to connect");
       return undefined;
     }
-    const seqRecords = new Records(hal.flash, (d) => hal.system.crc32(d), { name: SEQ_RECORDS, fileBytes: SEQ_RECORD_BYTES });
+    const seqRecords = new Records(hal.flash, crc32Of(hal), { name: SEQ_RECORDS, fileBytes: SEQ_RECORD_BYTES });
     const noSeq = seqRecords.load() === undefined;
     const wiped = noSeq && hal.flash.list(JOURNAL_NAME).length === 0;
     return new Agent({
@@ -259,11 +279,11 @@ export class Router {
     const s: RouterStatus = {
       fw: this.version,
       uptimeS: Math.floor(this.hal.clock.nowMs() / 1000),
-      state: this.config ? "running" : "config-error",
+      state: this.shown ? "running" : "config-error",
       errors: this.errors,
       relays: [],
       loadW: 0,
-      fuseLimitW: this.config ? this.config.fuseLimitW : 0,
+      fuseLimitW: this.shown ? this.shown.fuseLimitW : 0,
       meters: [],
       boot: this.meter ? this.meter.bootCount : 0,
       mem: this.hal.system.memory(),
@@ -283,12 +303,12 @@ export class Router {
       s.pendingAcks = a.pendingAcks;
       s.flashFull = a.flashFull;
     }
-    const c = this.config;
-    if (c && this.relays && this.meter) {
-      for (let i = 0; i < c.relays.length; i++) s.relays.push(this.relays.isOn(i) ? 1 : 0);
+    const shown = this.shown;
+    if (shown && this.relays && this.meter) {
+      for (let i = 0; i < this.relays.count(); i++) s.relays.push(this.relays.isOn(i) ? 1 : 0);
       s.loadW = this.relays.loadW();
-      for (let i = 0; i < c.meters.length; i++) {
-        s.meters.push({ name: c.meters[i].name, pulses: this.meter.pulses(i), wh: this.meter.wh(i), noise: this.meter.noise(i), powerW: this.meter.powerW(i) });
+      for (let i = 0; i < shown.meterNames.length; i++) {
+        s.meters.push({ name: shown.meterNames[i], pulses: this.meter.pulses(i), wh: this.meter.wh(i), noise: this.meter.noise(i), powerW: this.meter.powerW(i) });
       }
     }
     this.printStatus(s);
@@ -324,16 +344,22 @@ export class Router {
     this.meter.flush();
   }
 
-  private startWatchdog(config: unknown): void {
-    const s = config && (config as { watchdogS?: unknown }).watchdogS;
-    const timeoutS = typeof s === "number" && s >= 2 && s <= 300 ? s : 30;
+  // Timers are made in methods of their own: an Espruino closure keeps its
+  // whole scope chain, and one made in the constructor (or in a method given
+  // the configuration) would keep every parsed record alive, several
+  // hundred JsVars with 16 clients.
+
+  private startWatchdog(timeoutS: number): void {
     const wd = this.hal.watchdog;
     wd.enable(timeoutS);
     this.timers.push(this.hal.clock.setInterval(() => wd.kick(), (timeoutS * 1000) / KICKS_PER_TIMEOUT));
   }
 
-  private printBanner(source: string): void {
-    const c = this.config as RouterConfig;
+  private startMaintenance(): void {
+    this.timers.push(this.hal.clock.setInterval(() => this.maintainFlash(), MAINTAIN_MS));
+  }
+
+  private printBanner(c: RouterConfig, source: string): void {
     const out = this.hal.console;
     out.print("sden-router " + this.version + " on " + c.board + ", router " + c.gridId + "/" + c.routerId + " (config from " + source + ")");
     out.print("fuse " + c.fuseLimitW + " W, packet " + c.packetWh + " Wh, slot " + c.slotMin + " min, heartbeat " + c.heartbeatS + " s, watchdog " + c.watchdogS + " s");

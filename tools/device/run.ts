@@ -182,6 +182,9 @@ export async function loadedOnEspruino(bin: string, result: BuildResult): Promis
     const memory = jsonAfter(lines, "--- memory ");
     if (!loaded || !memory) throw new Error(`the loaded run did not finish\n${lines.join("\n")}`);
     if (/Uncaught|OUT OF MEMORY|ASSERT/.test(out)) throw new Error(`the loaded run reported an error\n${lines.join("\n")}`);
+    // Every request is for a paired client inside the horizon, and the supply covers them all.
+    const rejected = Array.from(server.stats().requestsRejected).reduce((a, b) => a + b, 0);
+    if (rejected > 0) throw new Error(`the server rejected ${rejected} of the requests (by reason: ${Array.from(server.stats().requestsRejected).join(", ")})\n${lines.join("\n")}`);
     const now = server.slotNow();
     const planned = new Array<number>(144).fill(0);
     for (let c = 1; c <= LOADED_CLIENTS; c++) server.planOf(config.gridId, config.routerId, c, now, 144).forEach((n, k) => (planned[k] += n));
