@@ -64,7 +64,6 @@ import { Peer, seal } from "../protocol/envelope";
 import * as M from "../protocol/messages";
 import { STATUS_OFFLINE, topicDown, topicLocal, topicLocalAnswer, topicStatus, topicUp } from "../protocol/topics";
 
-/** The Storage base name of the journal (two files, .0 and .1). */
 /** The configuration's scalars the agent uses after boot. */
 type AgentSettings = Pick<RouterConfig, "slotMin" | "packetWh" | "fuseLimitW" | "heartbeatS" | "telemetryS">;
 
@@ -73,6 +72,7 @@ const ROLE_IMPORT = 0;
 const ROLE_EXPORT = 1;
 const ROLE_PV = 2;
 
+/** The Storage base name of the journal (two files, .0 and .1). */
 export const JOURNAL_NAME = "sden.jnl";
 export const JOURNAL_FILE_BYTES = 8192;
 /** Slots in a plan (design section 1: H = 144, 24 h of 10-minute slots). */
@@ -301,7 +301,6 @@ export class Agent {
   private helloAtMs = 0;
   /** The server answered this session's HELLO (its heartbeat echoed it). */
   private answered = false;
-  /** The pairing reports went out this boot. */
   /** Clients whose pairing report the link has taken this boot: the server must know a client before its requests. */
   private paired = 0;
 
@@ -364,7 +363,6 @@ export class Agent {
     if (this.link) this.link.start();
   }
 
-  /** Unix s of the server's time, or NaN before the first heartbeat. */
   // Callbacks are made in methods of their own: an Espruino closure keeps its
   // whole scope chain, and one made in the constructor would keep the
   // options, and with them every parsed configuration record, alive.
@@ -397,6 +395,7 @@ export class Agent {
     this.timers.push(this.hal.clock.setInterval(() => this.tick(), 1000));
   }
 
+  /** Unix s of the server's time, or NaN before the first heartbeat. */
   nowS(): number {
     return this.hal.clock.nowMs() / 1000 + this.offsetS;
   }

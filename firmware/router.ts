@@ -168,7 +168,7 @@ export class Router {
    * the meter and the agent hold what they need in typed arrays, and parsed
    * JSON costs about 10 JsVars a record.
    */
-  private shown: { fuseLimitW: number; meterNames: string[] } | undefined;
+  private readonly shown: { fuseLimitW: number; meterNames: string[] } | undefined;
   readonly relays: Relays | undefined;
   readonly meter: PulseMeter | undefined;
   private readonly meterRecords: Records | undefined;
