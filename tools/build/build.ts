@@ -22,6 +22,8 @@ export interface BuildResult {
   version: string;
   /** Property names shortened (tools/build/mangle.ts). */
   mangled: number;
+  /** Bytes each source file adds to esbuild's output (minified and mangled, before terser), largest first. */
+  modules: { file: string; bytes: number }[];
 }
 
 /** "0.1.0+abc1234", or "0.1.0+dev" outside a git checkout. */
@@ -128,17 +130,26 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     mangleProps: options.mangle === false ? undefined : manglePattern(planFor(entryFile).mangle),
     // Asked for only to count the names shortened.
     mangleCache: {},
+    metafile: true,
     logLevel: "silent",
   });
   const code = await compress(result.outputFiles[0].text);
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, code, "latin1");
-  return { file: outFile, bytes: code.length, version, mangled: Object.keys(result.mangleCache ?? {}).length };
+  const inputs = Object.values(result.metafile.outputs)[0].inputs;
+  const modules = Object.keys(inputs)
+    .map((file) => ({ file, bytes: inputs[file].bytesInOutput }))
+    .sort((a, b) => b.bytes - a.bytes);
+  return { file: outFile, bytes: code.length, version, mangled: Object.keys(result.mangleCache ?? {}).length, modules };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   build().then(
-    (r) => console.log(`${r.file.replace(root + "/", "")}: ${r.bytes} bytes, firmware ${r.version}, ${r.mangled} property names shortened`),
+    (r) => {
+      console.log(`${r.file.replace(root + "/", "")}: ${r.bytes} bytes, firmware ${r.version}, ${r.mangled} property names shortened`);
+      // npm run build -- --sizes: what each source file costs, to know where bytes go.
+      if (process.argv.includes("--sizes")) for (const m of r.modules) console.log(`${String(m.bytes).padStart(7)}  ${m.file}`);
+    },
     (e: Error & { errors?: esbuild.Message[] }) => {
       if (e.errors) for (const m of e.errors) console.error(`${m.location?.file}:${m.location?.line}: ${m.text}`);
       else console.error(e.message);
