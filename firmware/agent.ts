@@ -25,7 +25,7 @@
 import type { Hal } from "../hal/types";
 import type { Relays } from "../hal/relays";
 import type { PulseMeter } from "./meter";
-import { DEFAULT_TELEMETRY_S, METER_ROLES, type BrokerConfig, type RouterConfig } from "./config";
+import { CLIENT_KINDS, DEFAULT_TELEMETRY_S, METER_ROLES, type BrokerConfig, type RouterConfig } from "./config";
 import type { SeqStore } from "./seq";
 import { J_FOLD, J_FULL, J_OK, Journal } from "../hal/journal";
 import { Link } from "./link";
@@ -34,43 +34,29 @@ import {
   ESCALATE_AFTER,
   F_CLIENT,
   F_DONE,
-  F_EARLIEST,
   F_EMERGENCY,
   F_END,
   F_ID,
   F_KIND,
-  F_PACKETS,
-  F_PER_SLOT,
   F_REJECTS,
   F_RETRY_AT,
+  F_SENT,
   F_STATE,
-  F_WINDOW,
   MAX_REQUESTS,
   RQ_ACCEPTED,
   RQ_DELIVERED,
   RQ_EXPIRED,
-  RQ_FREE,
   RQ_PENDING,
   RQ_REJECTED,
   RQ_RUNNING,
   RQ_SCHEDULED,
   RequestTable,
-  requestOfItem,
 } from "./requests";
-import type { NewRequest } from "./requests";
 import { decodeCbor, encodeCbor } from "../protocol/cbor";
 import type { CborValue } from "../protocol/cbor";
 import { Peer, seal } from "../protocol/envelope";
 import * as M from "../protocol/messages";
 import { STATUS_OFFLINE, topicDown, topicLocal, topicLocalAnswer, topicStatus, topicUp } from "../protocol/topics";
-
-/** The configuration's scalars the agent uses after boot. */
-type AgentSettings = Pick<RouterConfig, "slotMin" | "packetWh" | "fuseLimitW" | "heartbeatS" | "telemetryS">;
-
-// Meter roles, as their index in METER_ROLES.
-const ROLE_IMPORT = 0;
-const ROLE_EXPORT = 1;
-const ROLE_PV = 2;
 
 /** The Storage base name of the journal (two files, .0 and .1). */
 export const JOURNAL_NAME = "sden.jnl";
@@ -98,16 +84,30 @@ const TRASH_WORTH_BYTES = 2 * JOURNAL_FILE_BYTES;
 /** HELLO seq of a router whose store is empty: at least 2^40, random below 2^41. */
 const WIPED_SEQ_BASE = 1099511627776;
 
-// Journal entries: CBOR arrays, first item the operation.
-/** [OP_SNAPSHOT, lastReqId, timeS, lastSlot, [baseline Wh], [request rows], [plans], [pending acks], [running]] */
+// Request states as bits, for RequestTable.is().
+const B_PENDING = 1 << RQ_PENDING;
+const B_ACCEPTED = 1 << RQ_ACCEPTED;
+const B_SCHEDULED = 1 << RQ_SCHEDULED;
+const B_RUNNING = 1 << RQ_RUNNING;
+/** Every state of an open request. */
+const B_OPEN = 0xfe;
+
+// Journal entries: CBOR arrays, first item the operation. Every entry is
+// written first, then applied to the state in RAM by the code that replays
+// it at boot (commit: write, then applyEntry). A snapshot is a list of
+// entries that rebuild the state.
+/** [OP_SNAPSHOT, lastReqId, [baseline Wh], [entries: OP_ROW, OP_SCHEDULE, OP_RUN, OP_SLOT (pending acks)]] */
 const OP_SNAPSHOT = 0;
-/** A request the router accepted: [OP_REQUEST, id, client, kind, earliest, end, packets, window, perSlot, profile|null]. */
-const OP_REQUEST = 1;
+/**
+ * A request: [OP_ROW, profile|null, id, client, kind, earliest, end, packets, window, perSlot, state, retryAtS, rejects, done, emergency]
+ * (requests.ts, F_ID...F_EMERGENCY; a new request's ends at its state, the rest 0).
+ */
+const OP_ROW = 1;
 /** A request's new state: [OP_STATE, id, state, retryAtS, rejects, done, emergency]. */
 const OP_STATE = 2;
 /** A schedule taken: [OP_SCHEDULE, client, first, leaseEnd, counts]. */
 const OP_SCHEDULE = 3;
-/** A slot closed, its ack pending: [OP_SLOT, slot, timeS, [totals Wh], [client, packets, wh, ...]]. */
+/** A slot closed, its ack pending when the body has deliveries: [OP_SLOT, slot, timeS, [totals Wh] | null (in a snapshot), [client, packets, wh, ...]]. */
 const OP_SLOT = 4;
 /** The ack of a slot reached the broker: [OP_ACKED, slot]. */
 const OP_ACKED = 5;
@@ -125,7 +125,7 @@ export const OP_COMPACT = 7;
 export const COMPACT_FLAG = "sden.cmp";
 
 /** Why the router refused a request from the household (R.request, local topic). */
-export const REQ_ERRORS = ["", "unknown client", "kind does not match the client", "no time yet (waiting for the server's beacon)", "window outside the horizon or in the past", "above the client's rated power", "too many open requests", "flash full: cannot journal", "bad shape"];
+export const REQ_ERRORS = ["", "unknown client", "kind does not match the client", "no time yet from the server", "window outside the horizon or in the past", "above the client's rated power", "too many open requests", "flash full: cannot journal", "bad shape"];
 const RE_CLIENT = 1;
 const RE_KIND = 2;
 const RE_TIME = 3;
@@ -160,34 +160,21 @@ export interface RequestAnswer {
   code: number;
 }
 
-/** A pending ack: the slot it is for, its envelope time and body. */
-interface PendingAck {
-  slot: number;
-  timeS: number;
-  body: number[];
-  /** The link's packet id while in flight this boot, else 0. */
-  id: number;
-}
-
 function ascii(s: string): Uint8Array {
   const b = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
   return b;
 }
 
-function refusal(error: string, code: number): RequestAnswer {
-  return { ok: false, id: 0, error: error, code: code };
-}
-
-function copyBytes(v: CborValue): Uint8Array | undefined {
-  if (!(v instanceof Uint8Array)) return undefined;
-  const out = new Uint8Array(v.length);
-  out.set(v);
-  return out;
+/** The answer for a request id, or for minus a refusal's code (REQ_ERRORS), with that text or a more precise one. */
+function answer(id: number, error?: string): RequestAnswer {
+  const code = id < 0 ? -id : 0;
+  return { ok: !code, id: code ? 0 : id, error: error || REQ_ERRORS[code], code: code };
 }
 
 export interface AgentOptions {
   hal: Hal;
+  /** Its broker is set: the router starts an agent only then (firmware/router.ts, startAgent). */
   config: RouterConfig;
   relays: Relays;
   meter: PulseMeter;
@@ -206,10 +193,9 @@ export interface AgentOptions {
   journal: Journal;
 }
 
-/** Counters for R.status() and the simulator. */
+/** Counters for the simulator and the tests. */
 export interface AgentCounters {
   submitted: number;
-  refused: number;
   accepted: number;
   rejected: number;
   delivered: number;
@@ -219,62 +205,63 @@ export interface AgentCounters {
   schedulesRefused: number;
   acks: number;
   framesRefused: number;
-  /** Authentic frames that came before the answer to this boot's HELLO (not taken). */
-  early: number;
-  /** Requests from smart appliances on the local topic (taken or refused). */
-  local: number;
-  flashFull: number;
   compactions: number;
   restores: number;
 }
 
 export class Agent {
   readonly hal: Hal;
-  /** The configuration's scalars; its records live in the per-client and per-meter arrays below. */
-  private readonly config: AgentSettings;
-  readonly relays: Relays;
-  readonly meter: PulseMeter;
+  readonly relayBank: Relays;
+  readonly pulseMeter: PulseMeter;
   readonly seq: SeqStore;
   readonly journal: Journal;
   readonly requests: RequestTable;
+  /** The same table, by a name the build shortens. */
+  private readonly rq: RequestTable;
   readonly plan: Plan;
-  readonly link: Link | undefined;
+  readonly link: Link;
   readonly peer: Peer;
   readonly lim: M.Limits;
   readonly counters: AgentCounters;
-  private readonly key: Uint8Array;
+  private readonly macKey: Uint8Array;
   private readonly version: string;
-  private readonly random: () => number;
+  private readonly rand: () => number;
   private readonly scratch: Uint8Array;
-  private readonly clients: number;
-  /** Per client id - 1: relay channel, sub-meter input (-1: none), kind code. */
+  private readonly clientCount: number;
+  /** Per client id - 1: relay channel, sub-meter input (-1: none), kind code, rated power, name, priority, standing Wh. */
   private readonly relayOf: Int8Array;
   private readonly meterOf: Int8Array;
   private readonly kindOf: Uint8Array;
-  private readonly ratedW: Float64Array;
+  private readonly ratedWOf: Float64Array;
   private readonly names: string[];
-  private readonly priority: Uint8Array;
-  private readonly standingWh: Uint32Array;
+  private readonly prioOf: Uint8Array;
+  private readonly standWhOf: Uint32Array;
   /** Per meter: its role's index in METER_ROLES. */
   private readonly meterRole: Uint8Array;
+  /** The configuration's scalars. */
   private readonly slotS: number;
+  private readonly whPerPacket: number;
+  private readonly fuseW: number;
+  private readonly heartbeatPeriodS: number;
+  private readonly telemetryPeriodS: number;
   private readonly topicUp: string;
   private readonly topicLocal: string;
   private readonly topicLocalAnswer: string;
   /** Server time minus board time, s; NaN until a heartbeat set it. */
   private offsetS = NaN;
   /** The slot the router is in (0: none yet). */
-  private slot = 0;
+  private curSlot = 0;
   /** Meter totals at the start of the current slot. */
   private baseline: number[] = [];
   /** Per client: ms its relay was on in the current slot. */
   private readonly onMs: Float64Array;
   /** Per client: the request id of its running non-interruptible program, 0 when none. */
-  private readonly running: Float64Array;
-  /** Per request row: unix s it was last sent, 0 when not yet this boot. */
-  private readonly sentAt: Float64Array;
-  private readonly pendingAcks: PendingAck[] = [];
-  private batchTimer = 0;
+  private readonly runId: Float64Array;
+  /** Pending acks, oldest first: [slot, envelope timeS, body, the link's id while in flight this boot, else 0]. */
+  private readonly ackQueue: CborValue[][] = [];
+  // Fields declared without a value start undefined (no code): falsy until set.
+  private declare batchTimer: number;
+  private declare tickTimer: number;
   private helloSeq = 0;
   private awaitingRestore: boolean;
   /**
@@ -284,9 +271,10 @@ export class Agent {
    * the store was wiped too.
    */
   private seqUnknown: boolean;
-  private lastTelemetryS = 0;
-  private backupMark = 0;
-  private backupAppends = -1;
+  private declare lastTelemetryS: number;
+  private declare backupMark: number;
+  /** this.appends when the backup was sent (undefined: none to compact for). */
+  private declare backupAppends: number;
   /** Journal appends since boot (tells whether anything changed since a backup). */
   private appends = 0;
   /** The journal refused a write: what the router does now is kept in RAM only. */
@@ -295,72 +283,81 @@ export class Agent {
   private flashReported = false;
   /** Consumption per slot of the household without unmetered clients (Wh), for "main meter minus the known rest". */
   private baseloadWh = -1;
-  private timers: number[] = [];
-  private lastTickMs = 0;
+  private declare lastTickMs: number;
   /** When the last HELLO went out (board ms): without an answer it is sent again. */
-  private helloAtMs = 0;
+  private declare helloAtMs: number;
   /** The server answered this session's HELLO (its heartbeat echoed it). */
-  private answered = false;
+  private declare answered: boolean;
   /** Clients whose pairing report the link has taken this boot: the server must know a client before its requests. */
   private paired = 0;
 
   constructor(o: AgentOptions) {
-    this.hal = o.hal;
+    const hal = (this.hal = o.hal);
     const c = o.config;
-    this.config = { slotMin: c.slotMin, packetWh: c.packetWh, fuseLimitW: c.fuseLimitW, heartbeatS: c.heartbeatS, telemetryS: c.telemetryS };
-    this.relays = o.relays;
-    this.meter = o.meter;
+    const cl = c.clients || [];
+    const n = (this.clientCount = cl.length);
+    this.relayBank = o.relays;
+    this.pulseMeter = o.meter;
     this.seq = o.seq;
-    this.key = o.key;
-    this.version = o.version;
-    this.random = o.random;
+    this.macKey = o.key;
+    this.version = o.version.substring(0, 32);
+    this.rand = o.random;
     this.awaitingRestore = o.wiped;
     this.seqUnknown = o.seqUnknown || o.wiped;
-    const cl = o.config.clients || [];
-    this.clients = cl.length;
-    this.slotS = o.config.slotMin * 60;
-    this.relayOf = new Int8Array(this.clients);
-    this.meterOf = new Int8Array(this.clients);
-    this.kindOf = new Uint8Array(this.clients);
-    this.ratedW = new Float64Array(this.clients);
+    this.slotS = c.slotMin * 60;
+    this.whPerPacket = c.packetWh;
+    this.fuseW = c.fuseLimitW;
+    this.heartbeatPeriodS = c.heartbeatS;
+    this.telemetryPeriodS = c.telemetryS || DEFAULT_TELEMETRY_S;
+    this.relayOf = new Int8Array(n);
+    this.meterOf = new Int8Array(n);
+    this.kindOf = new Uint8Array(n);
+    this.ratedWOf = new Float64Array(n);
     this.names = [];
-    this.priority = new Uint8Array(this.clients);
-    this.standingWh = new Uint32Array(this.clients);
-    const maxPerSlot = new Uint16Array(this.clients + 1);
-    for (let i = 0; i < cl.length; i++) {
-      this.names.push(cl[i].name);
-      this.priority[i] = cl[i].priority;
-      this.standingWh[i] = cl[i].standingWh || 0;
-      this.relayOf[i] = cl[i].relay;
-      this.meterOf[i] = cl[i].meter;
-      this.kindOf[i] = cl[i].kind === "profile" ? M.KIND_PROFILE : cl[i].kind === "energy" ? M.KIND_ENERGY : M.KIND_THERMAL;
-      this.ratedW[i] = o.config.relays[cl[i].relay].ratedW;
-      maxPerSlot[i + 1] = Math.min(MAX_PER_SLOT, Math.max(1, Math.floor((this.ratedW[i] * o.config.slotMin) / 60 / o.config.packetWh)));
+    this.prioOf = new Uint8Array(n);
+    this.standWhOf = new Uint32Array(n);
+    this.onMs = new Float64Array(n);
+    this.runId = new Float64Array(n);
+    const maxPerSlot = new Uint16Array(n + 1);
+    for (let i = 0; i < n; i++) {
+      const k = cl[i];
+      const w = (this.ratedWOf[i] = c.relays[k.relay].ratedW);
+      this.names.push(k.name);
+      this.prioOf[i] = k.priority;
+      this.standWhOf[i] = k.standingWh || 0;
+      this.relayOf[i] = k.relay;
+      this.meterOf[i] = k.meter;
+      // M.KIND_PROFILE, KIND_ENERGY, KIND_THERMAL are 1, 2, 3 in CLIENT_KINDS' order.
+      this.kindOf[i] = CLIENT_KINDS.indexOf(k.kind) + 1;
+      maxPerSlot[i + 1] = Math.min(MAX_PER_SLOT, Math.max(1, Math.floor((w * c.slotMin) / 60 / c.packetWh)));
     }
     this.lim = { horizonSlots: HORIZON, maxPerSlot: maxPerSlot };
     this.meterRole = new Uint8Array(c.meters.length);
     for (let i = 0; i < c.meters.length; i++) this.meterRole[i] = METER_ROLES.indexOf(c.meters[i].role);
-    this.counters = { submitted: 0, refused: 0, accepted: 0, rejected: 0, delivered: 0, expired: 0, emergencies: 0, schedules: 0, schedulesRefused: 0, acks: 0, framesRefused: 0, early: 0, local: 0, flashFull: 0, compactions: 0, restores: 0 };
+    this.counters = { submitted: 0, accepted: 0, rejected: 0, delivered: 0, expired: 0, emergencies: 0, schedules: 0, schedulesRefused: 0, acks: 0, framesRefused: 0, compactions: 0, restores: 0 };
     // Frames are at most MAX_FRAME_BYTES; journal entries are smaller.
     this.scratch = new Uint8Array(MAX_FRAME_BYTES);
-    this.onMs = new Float64Array(this.clients);
-    this.running = new Float64Array(this.clients);
-    this.sentAt = new Float64Array(MAX_REQUESTS);
-    this.requests = new RequestTable();
-    this.plan = new Plan(this.clients, HORIZON);
-    this.peer = new Peer(o.key, o.hal.system.sha256, false, this.lim, o.seq.recvLast);
-    this.journal = o.journal;
-    this.restoreJournal();
-    this.topicUp = topicUp(o.config.gridId, o.config.routerId);
-    this.topicLocal = topicLocal(o.config.gridId, o.config.routerId);
-    this.topicLocalAnswer = topicLocalAnswer(o.config.gridId, o.config.routerId);
-    if (o.config.broker) this.link = this.makeLink(o.hal, o.config.broker, o.config.gridId, o.config.routerId, o.random);
-    this.lastTickMs = o.hal.clock.nowMs();
+    this.requests = this.rq = new RequestTable();
+    this.plan = new Plan(n, HORIZON);
+    this.peer = new Peer(o.key, hal.system.sha256, false, this.lim, o.seq.recvLast);
+    // The state: the latest snapshot and the entries after it.
+    const j = (this.journal = o.journal).load();
+    if (j.snapshot) j.entries.unshift(j.snapshot);
+    for (let k = 0; k < j.entries.length; k++) {
+      const d = decodeCbor(j.entries[k], 5, 320);
+      if (d.e === 0) this.applyEntry(d.v as CborValue[]);
+    }
+    // A slot that was current when power went is closed at the next boundary, from the journaled baseline.
+    this.topicUp = topicUp(c.gridId, c.routerId);
+    this.topicLocal = topicLocal(c.gridId, c.routerId);
+    this.topicLocalAnswer = topicLocalAnswer(c.gridId, c.routerId);
+    this.link = this.makeLink(hal, c.broker as BrokerConfig, c.gridId, c.routerId, o.random);
+    this.lastTickMs = hal.clock.nowMs();
     this.startTicking();
     // A program that was running when power went goes on at once.
-    for (let i = 0; i < this.clients; i++) if (this.running[i] > 0) this.relays.resume(this.relayOf[i]);
+    for (let i = 0; i < n; i++) if (this.runId[i]) this.relayBank.resume(this.relayOf[i]);
     this.applyRelays();
-    if (this.link) this.link.start();
+    this.link.start();
   }
 
   // Callbacks are made in methods of their own: an Espruino closure keeps its
@@ -371,7 +368,8 @@ export class Agent {
     const status = topicStatus(gridId, routerId);
     return new Link({
       clock: hal.clock,
-      connect: (so) => hal.connect(so),
+      // Both HALs give connect as an arrow function (no `this`): passed as it is, without a wrapper closure.
+      connect: hal.connect,
       host: b.host,
       port: b.port,
       clientId: gridId + "-" + routerId,
@@ -392,7 +390,7 @@ export class Agent {
   }
 
   private startTicking(): void {
-    this.timers.push(this.hal.clock.setInterval(() => this.tick(), 1000));
+    this.tickTimer = this.hal.clock.setInterval(() => this.tick(), 1000);
   }
 
   /** Unix s of the server's time, or NaN before the first heartbeat. */
@@ -407,65 +405,77 @@ export class Agent {
 
   /** The current absolute slot (0 before the time is known). */
   currentSlot(): number {
-    return this.timeKnown() ? Math.floor(this.nowS() / this.slotS) : 0;
+    return Math.floor(this.nowS() / this.slotS) || 0;
   }
 
   stop(): void {
-    for (let i = 0; i < this.timers.length; i++) this.hal.clock.clearInterval(this.timers[i]);
-    this.timers = [];
+    this.hal.clock.clearInterval(this.tickTimer);
     if (this.batchTimer) this.hal.clock.clearTimeout(this.batchTimer);
-    if (this.link) this.link.close();
+    this.link.close();
   }
 
   // ---- the household's requests
 
   /**
-   * Takes a request from the household (console, local topic, client
-   * agent): checks it against the client, journals it and queues it for the
-   * server. Returns its id, or minus the reason (REQ_ERRORS).
+   * A request in the household's units (console, local topic): minutes from
+   * now, Wh, W. Converted to slots and packets, checked against the client
+   * (in this order: the spec, the time, the window, then the packets per
+   * slot, a thermal band's window and power), then submitted.
    */
-  submit(r: NewRequest): number {
-    const e = this.checkRequest(r);
-    if (e !== 0) {
-      this.counters.refused++;
-      return -e;
+  request(spec: RequestSpec): RequestAnswer {
+    let client = 0;
+    for (let i = 0; i < this.clientCount; i++) if (this.names[i] === spec.client || i + 1 === spec.client) client = i + 1;
+    if (!client) return answer(-RE_CLIENT, "unknown client " + JSON.stringify(spec.client));
+    const kind = this.kindOf[client - 1];
+    const slotMin = this.slotS / 60;
+    const packetWh = this.whPerPacket;
+    const max = this.lim.maxPerSlot[client];
+    const startMin = typeof spec.startMin === "number" ? spec.startMin : 0;
+    if (!(typeof spec.endMin === "number" && spec.endMin > startMin && startMin >= 0)) return answer(-RE_WINDOW, "endMin must be after startMin (minutes from now)");
+    const now = this.currentSlot();
+    // At or after now, as startMin >= 0.
+    const earliest = now + Math.ceil(startMin / slotMin);
+    const slots = now + Math.floor(spec.endMin / slotMin) - earliest;
+    let profile: Uint8Array | undefined;
+    let packets = 0;
+    let perSlot = 0;
+    // Slots over which packets are counted: the window of a thermal band.
+    let over = slots;
+    if (kind === M.KIND_PROFILE) {
+      const p = spec.profileWh;
+      profile = new Uint8Array(p instanceof Array ? p.length : 0);
+      for (let i = 0; i < profile.length; i++) {
+        const n = Math.ceil(p![i] / packetWh);
+        if (!(n >= 0 && n <= max)) return answer(-RE_POWER, "profileWh[" + i + "] must be 0-" + max * packetWh + " Wh");
+        packets += profile[i] = n;
+      }
+      if (!packets) return answer(-RE_SHAPE, "profileWh must list the Wh of each slot, not all 0");
+    } else {
+      const wh = kind === M.KIND_ENERGY ? spec.wh : spec.whPerWindow;
+      if (!(typeof wh === "number" && wh > 0)) return answer(-RE_SHAPE, (kind === M.KIND_ENERGY ? "wh" : "whPerWindow") + " must be a positive number of Wh");
+      packets = Math.ceil(wh / packetWh);
+      perSlot = Math.floor(((typeof spec.maxW === "number" ? spec.maxW : this.ratedWOf[client - 1]) * slotMin) / 60 / packetWh);
+      if (kind === M.KIND_THERMAL) over = Math.round((spec.windowMin as number) / slotMin);
     }
-    const id = this.requests.nextId();
-    const entry: CborValue[] = [OP_REQUEST, id, r.client, r.kind, r.earliest, r.end, r.packets, r.window, r.perSlot, r.profile ? r.profile : null];
-    if (!this.write(entry)) {
-      this.counters.refused++;
-      return -RE_FLASH;
-    }
-    const row = this.requests.add(id, r, RQ_PENDING);
-    this.sentAt[row] = 0;
-    this.counters.submitted++;
-    this.scheduleBatch();
-    return id;
+    let e = 0;
+    if (!this.timeKnown()) e = RE_TIME;
+    else if (!(slots > 0 && earliest + slots <= now + HORIZON) || (profile && profile.length > slots)) e = RE_WINDOW;
+    else if (!profile) e = !(perSlot >= 1) ? RE_SHAPE : !(over >= 1 && over <= slots) ? RE_WINDOW : perSlot > max || packets > perSlot * over ? RE_POWER : 0;
+    return answer(e ? -e : this.submit([0, client, kind, earliest, earliest + slots, packets, kind === M.KIND_THERMAL ? over : 0, perSlot, RQ_PENDING], profile));
   }
 
-  private checkRequest(r: NewRequest): number {
-    if (!(r.client >= 1 && r.client <= this.clients)) return RE_CLIENT;
-    if (r.kind !== this.kindOf[r.client - 1]) return RE_KIND;
-    if (!this.timeKnown()) return RE_TIME;
-    if (this.requests.count() >= MAX_REQUESTS) return RE_FULL;
-    const now = this.currentSlot();
-    if (!(r.earliest >= now && r.end > r.earliest && r.end <= now + HORIZON)) return RE_WINDOW;
-    const max = this.lim.maxPerSlot[r.client];
-    const slots = r.end - r.earliest;
-    if (r.kind === M.KIND_PROFILE) {
-      const p = r.profile;
-      if (!p || p.length < 1 || p.length > slots) return p && p.length > slots ? RE_WINDOW : RE_SHAPE;
-      let sum = 0;
-      for (let i = 0; i < p.length; i++) {
-        if (p[i] > max) return RE_POWER;
-        sum += p[i];
-      }
-      return sum > 0 ? 0 : RE_SHAPE;
-    }
-    if (!(r.perSlot >= 1) || !(r.packets >= 1)) return RE_SHAPE;
-    if (r.perSlot > max) return RE_POWER;
-    if (r.kind === M.KIND_THERMAL && !(r.window >= 1 && r.window <= slots)) return RE_WINDOW;
-    return r.packets > r.perSlot * (r.kind === M.KIND_ENERGY ? slots : r.window) ? RE_POWER : 0;
+  /**
+   * Takes a checked request (request(), the client agents): journals it and
+   * queues it for the server. r holds the fields F_ID (set here) to
+   * F_STATE. Its id, or minus the reason (REQ_ERRORS).
+   */
+  private submit(r: number[], profile: Uint8Array | undefined): number {
+    if (this.rq.count() >= MAX_REQUESTS) return -RE_FULL;
+    r[F_ID] = this.rq.nextId();
+    if (!this.commit(([OP_ROW, profile || null] as CborValue[]).concat(r), false)) return -RE_FLASH;
+    this.counters.submitted++;
+    this.scheduleBatch();
+    return r[F_ID];
   }
 
   private scheduleBatch(): void {
@@ -478,93 +488,44 @@ export class Agent {
 
   /** Sends every pending request not yet sent (or sent long ago) in one REQUEST. */
   private sendRequests(): void {
-    if (!this.ready() || this.paired < this.clients) return;
+    if (!this.ready() || this.paired < this.clientCount) return;
     const now = this.currentSlot();
-    const nowS = this.nowS();
+    const nowS = Math.floor(this.nowS());
     const items: CborValue[] = [];
     const rows: number[] = [];
-    const rq = this.requests;
+    const rq = this.rq;
     for (let i = 0; i < MAX_REQUESTS && items.length < M.MAX_ITEMS; i++) {
-      if (rq.get(i, F_STATE) !== RQ_PENDING || (this.sentAt[i] > 0 && nowS - this.sentAt[i] < RESEND_S)) continue;
-      if (rq.get(i, F_END) <= now) continue;
+      if (rq.get(i, F_STATE) !== RQ_PENDING || (rq.get(i, F_SENT) && nowS - rq.get(i, F_SENT) < RESEND_S) || rq.get(i, F_END) <= now) continue;
       items.push(rq.item(i, now));
       rows.push(i);
     }
-    if (items.length === 0) return;
-    if (this.send(M.REQUEST, items, 1, Math.floor(nowS)) > 0) for (let k = 0; k < rows.length; k++) this.sentAt[rows[k]] = nowS;
-  }
-
-  /**
-   * A request in the household's units (console, local topic): minutes from
-   * now, Wh, W. Converted to slots and packets, then submit().
-   */
-  request(spec: RequestSpec): RequestAnswer {
-    const c = this.config;
-    let client = 0;
-    for (let i = 0; i < this.clients; i++) if (this.names[i] === spec.client || i + 1 === spec.client) client = i + 1;
-    if (client === 0) return refusal("unknown client " + JSON.stringify(spec.client), RE_CLIENT);
-    const kind = this.kindOf[client - 1];
-    const slotMin = c.slotMin;
-    const packetWh = c.packetWh;
-    const startMin = typeof spec.startMin === "number" ? spec.startMin : 0;
-    if (!(typeof spec.endMin === "number" && spec.endMin > startMin && startMin >= 0)) return refusal("endMin must be after startMin (minutes from now)", RE_WINDOW);
-    const r: NewRequest = { client: client, kind: kind, earliest: 0, end: 0, packets: 0, window: 0, perSlot: 0, profile: undefined };
-    if (kind === M.KIND_PROFILE) {
-      const p = spec.profileWh;
-      if (!(p instanceof Array) || p.length === 0) return refusal("profileWh must list the Wh of each slot of the program", RE_SHAPE);
-      r.profile = new Uint8Array(p.length);
-      for (let i = 0; i < p.length; i++) {
-        const n = Math.ceil(p[i] / packetWh);
-        if (!(n >= 0 && n <= MAX_PER_SLOT)) return refusal("profileWh[" + i + "] must be 0-" + MAX_PER_SLOT * packetWh + " Wh", RE_POWER);
-        r.profile[i] = n;
-      }
-    } else {
-      const wh = kind === M.KIND_ENERGY ? spec.wh : spec.whPerWindow;
-      if (!(typeof wh === "number" && wh > 0)) return refusal((kind === M.KIND_ENERGY ? "wh" : "whPerWindow") + " must be a positive number of Wh", RE_SHAPE);
-      const w = typeof spec.maxW === "number" ? spec.maxW : this.ratedW[client - 1];
-      r.packets = Math.ceil(wh / packetWh);
-      r.perSlot = w > 0 ? Math.floor((w * slotMin) / 60 / packetWh) : 0;
-      if (kind === M.KIND_THERMAL) r.window = Math.round((spec.windowMin || 0) / slotMin);
-    }
-    const now = this.currentSlot();
-    r.earliest = now + Math.ceil(startMin / slotMin);
-    r.end = now + Math.floor(spec.endMin / slotMin);
-    const id = this.submit(r);
-    return id > 0 ? { ok: true, id: id, error: "", code: 0 } : refusal(REQ_ERRORS[-id], -id);
+    if (items.length && this.send(M.REQUEST, items)) for (let k = 0; k < rows.length; k++) rq.set(rows[k], F_SENT, nowS);
   }
 
   /**
    * A request from a smart appliance on the local topic: CBOR
    * [client, kind, startMin, endMin, ...] with, by kind, [profileWh...] /
-   * wh, maxW / whPerWindow, windowMin, maxW. The answer goes to the local
-   * answer topic: [client, id (0: refused), code (REQ_ERRORS)].
+   * wh, maxW / whPerWindow, windowMin, maxW (kind + 4 items in all). The
+   * answer goes to the local answer topic: [client, id (0: refused), code (REQ_ERRORS)].
    */
   private onLocal(payload: Uint8Array): void {
     const d = decodeCbor(payload, 3, 160);
     const f = d.v as CborValue[];
     let shaped = d.e === 0 && Array.isArray(f) && f.length >= 5 && f.length <= 7;
     for (let i = 0; shaped && i < 4; i++) shaped = typeof f[i] === "number";
-    let ans = refusal(REQ_ERRORS[RE_SHAPE], RE_SHAPE);
+    let ans = answer(-RE_SHAPE);
+    const c = shaped ? (f[0] as number) : 0;
     if (shaped) {
-      const c = f[0] as number;
-      const kind = f[1];
-      const spec: RequestSpec = { client: c, startMin: f[2] as number, endMin: f[3] as number };
-      if (kind === M.KIND_PROFILE && f.length === 5 && Array.isArray(f[4])) spec.profileWh = f[4] as number[];
-      else if (kind === M.KIND_ENERGY && f.length === 6) {
-        spec.wh = f[4] as number;
-        spec.maxW = f[5] as number;
-      } else if (kind === M.KIND_THERMAL && f.length === 7) {
-        spec.whPerWindow = f[4] as number;
-        spec.windowMin = f[5] as number;
-        spec.maxW = f[6] as number;
-      }
-      ans = c >= 1 && c <= this.clients && kind !== this.kindOf[c - 1] ? refusal(REQ_ERRORS[RE_KIND], RE_KIND) : this.request(spec);
+      const kind = f[1] as number;
+      // Items of the wrong count: no payload, refused as "bad shape" after the client is checked.
+      const v = f.length === kind + 4 ? f[4] : undefined;
+      ans =
+        c >= 1 && c <= this.clientCount && kind !== this.kindOf[c - 1]
+          ? answer(-RE_KIND)
+          : this.request({ client: c, startMin: f[2] as number, endMin: f[3] as number, profileWh: v as number[], wh: v as number, whPerWindow: v as number, windowMin: f[5] as number, maxW: f[kind + 3] as number });
     }
-    this.counters.local++;
-    if (!this.link) return;
-    const client = shaped && (f[0] as number) >= 0 && (f[0] as number) <= 0xffff ? (f[0] as number) : 0;
     const out = new Uint8Array(16);
-    const n = encodeCbor([client, ans.id, ans.code], out, 0, 2);
+    const n = encodeCbor([c >= 0 && c <= 0xffff ? c : 0, ans.id, ans.code], out, 0, 2);
     if (n > 0) this.link.publish(this.topicLocalAnswer, out.subarray(0, n), 1);
   }
 
@@ -577,17 +538,18 @@ export class Agent {
    * yet acknowledges it: the answer to HELLO shows the server is listening.
    */
   private ready(): boolean {
-    return !!this.link && this.link.isUp() && !this.seqUnknown && this.timeKnown() && this.answered;
+    return this.link.isUp() && !this.seqUnknown && this.timeKnown() && this.answered;
   }
 
-  /** Seals and publishes an up message: the link's id, or 0 when it was not sent. */
-  private send(type: number, body: CborValue, qos: number, timeS: number): number {
-    if (!this.link) return 0;
-    const seq = this.seq.nextSend();
-    if (seq === 0) return 0;
-    const frame = seal(type, seq, timeS, body, this.key, this.hal.system.sha256, this.scratch);
-    if (typeof frame === "number") return 0;
-    return this.link.publish(this.topicUp, frame, qos === 1 ? 1 : 0);
+  /**
+   * Seals and publishes an up message (QoS 1, telemetry QoS 0), made at
+   * timeS (default: now; 0 before the time is known), with the next seq or
+   * the one given: the link's id, or 0 when it was not sent.
+   */
+  private send(type: number, body: CborValue, timeS?: number, seq?: number): number {
+    const s = seq || this.seq.nextSend();
+    const frame = s ? seal(type, s, timeS || Math.floor(this.nowS()) || 0, body, this.macKey, this.hal.system.sha256, this.scratch) : 0;
+    return typeof frame === "number" ? 0 : this.link.publish(this.topicUp, frame, type === M.TELEMETRY ? 0 : 1);
   }
 
   private onLink(up: boolean): void {
@@ -599,16 +561,12 @@ export class Agent {
     this.helloAtMs = this.hal.clock.nowMs();
     if (this.seqUnknown) {
       // A seq of 2^40 or more, random: unique enough to be echoed; a save failed: no HELLO.
-      seq = WIPED_SEQ_BASE + Math.floor(this.random() * WIPED_SEQ_BASE);
+      seq = WIPED_SEQ_BASE + Math.floor(this.rand() * WIPED_SEQ_BASE);
       if (!this.seq.skipTo(seq + 1)) return;
-    } else {
-      seq = this.seq.nextSend();
-    }
-    if (seq === 0) return;
+    } else seq = this.seq.nextSend();
+    if (!seq) return;
     this.helloSeq = seq;
-    const body: CborValue[] = [this.version.length > 32 ? this.version.substring(0, 32) : this.version, this.meter.bootCount, this.seqUnknown ? M.CAP_RESTORE : 0, MAX_FRAME_BYTES];
-    const frame = seal(M.HELLO, seq, this.timeKnown() ? Math.floor(this.nowS()) : 0, body, this.key, this.hal.system.sha256, this.scratch);
-    if (typeof frame !== "number" && this.link) this.link.publish(this.topicUp, frame, 1);
+    this.send(M.HELLO, [this.version, this.pulseMeter.bootCount, this.seqUnknown ? M.CAP_RESTORE : 0, MAX_FRAME_BYTES], 0, seq);
   }
 
   /** After a reconnect or a restore: pairing reports, pending requests and acks go out again. */
@@ -616,9 +574,8 @@ export class Agent {
     if (!this.ready()) return;
     // The server learns the clients from pairing reports (repeats are harmless).
     // A report the link refuses (its queue full) goes at a later tick, and requests wait for it.
-    const nowS = Math.floor(this.nowS());
-    for (let i = this.paired; i < this.clients; i++) {
-      if (!this.send(M.PAIRING, [i + 1, this.kindOf[i], this.relayOf[i], this.meterOf[i] >= 0 ? this.meterOf[i] : null, this.ratedW[i], this.priority[i], this.names[i]], 1, nowS)) return;
+    for (let i = this.paired; i < this.clientCount; i++) {
+      if (!this.send(M.PAIRING, [i + 1, this.kindOf[i], this.relayOf[i], this.meterOf[i] >= 0 ? this.meterOf[i] : null, this.ratedWOf[i], this.prioOf[i], this.names[i]])) return;
       this.paired = i + 1;
     }
     this.sendRequests();
@@ -627,13 +584,12 @@ export class Agent {
   }
 
   private onAcked(id: number): void {
-    for (let k = 0; k < this.pendingAcks.length; k++) {
-      const a = this.pendingAcks[k];
-      if (a.id !== id) continue;
-      this.write([OP_ACKED, a.slot]);
-      this.pendingAcks.splice(k, 1);
-      this.counters.acks++;
-      return;
+    for (let k = 0; k < this.ackQueue.length; k++) {
+      if (this.ackQueue[k][3] === id) {
+        this.commit([OP_ACKED, this.ackQueue[k][0]], true);
+        this.counters.acks++;
+        return;
+      }
     }
   }
 
@@ -643,21 +599,21 @@ export class Agent {
     if (!env) {
       this.counters.framesRefused++;
       const r = this.peer.reason;
-      if (r >= M.E_SHAPE && r <= M.E_POWER) this.nackRefused(frame, r);
+      // A body refused by its schema came in an authentic envelope (protocol/envelope.ts
+      // checks the schema last): its seq and type are read again for the NACK.
+      if (r >= M.E_SHAPE && r <= M.E_POWER && this.ready()) {
+        const g = decodeCbor(frame, 5, 320).v as CborValue[];
+        this.send(M.NACK_UP, [g[2], g[1], r]);
+      }
       return;
     }
     const t = env.type;
     const f = env.body as CborValue[];
+    const hello = this.helloSeq;
     // Until the clock is set from an echo of this boot's HELLO, only the
     // answers to that HELLO are taken (a replayed old message cannot be).
-    if (!this.timeKnown() || this.seqUnknown) {
-      const echo = t === M.HEARTBEAT ? f[2] : t === M.RESTORE || t === M.NACK_DOWN ? f[0] : -1;
-      if (echo !== this.helloSeq) {
-        this.counters.early++;
-        return;
-      }
-    }
-    if (t === M.NACK_DOWN && f[0] === this.helloSeq && f[1] === M.HELLO) {
+    if ((!this.timeKnown() || this.seqUnknown) && (t === M.HEARTBEAT ? f[2] : t === M.RESTORE || t === M.NACK_DOWN ? f[0] : -1) !== hello) return;
+    if (t === M.NACK_DOWN && f[0] === hello && f[1] === M.HELLO) {
       // The server refused this HELLO: its seq was used before (a seq record
       // lost with a power cut). Ask for the last seq it accepted.
       this.peer.accept(env.seq);
@@ -673,7 +629,7 @@ export class Agent {
       this.peer.accept(env.seq);
       this.seq.acceptRecv(env.seq, false);
       const first = !this.timeKnown();
-      const echo = f.length === 3 && f[2] === this.helloSeq && !this.answered;
+      const echo = f[2] === hello && !this.answered;
       if (echo) this.answered = true;
       const offset = env.time - this.hal.clock.nowMs() / 1000;
       // The server's whole seconds jitter against the board's clock: the
@@ -692,50 +648,34 @@ export class Agent {
     }
     this.peer.accept(env.seq);
     const envSlot = Math.floor(env.time / this.slotS);
-    if (t === M.ACCEPT) this.onAccept(f);
-    else if (t === M.REJECT) this.onReject(f);
+    if (t === M.ACCEPT || t === M.REJECT) this.onDecision(t === M.REJECT, f);
     else if (t === M.SCHEDULE) this.onSchedule(env.seq, f, envSlot);
     else if (t === M.STORED) this.onStored(f[0] as number);
     else if (t === M.RESTORE) this.onRestore(f, envSlot);
     else if (t === M.NACK_DOWN && f[1] === M.REQUEST) this.counters.rejected++;
   }
 
-  /** NACKs an authentic frame whose body was refused (its seq and type read again). */
-  private nackRefused(frame: Uint8Array, reason: number): void {
-    const d = decodeCbor(frame, 5, 320);
-    const f = d.v as CborValue[];
-    if (d.e === 0 && Array.isArray(f) && this.ready()) this.send(M.NACK_UP, [f[2], f[1], reason], 1, Math.floor(this.nowS()));
-  }
-
+  /** A request's state changes: journaled, then counted; a final state frees its row. */
   private setState(row: number, state: number): void {
-    const rq = this.requests;
+    const rq = this.rq;
     rq.set(row, F_STATE, state);
-    this.write([OP_STATE, rq.get(row, F_ID), state, rq.get(row, F_RETRY_AT), rq.get(row, F_REJECTS), rq.get(row, F_DONE), rq.get(row, F_EMERGENCY)]);
-    if (state === RQ_DELIVERED || state === RQ_EXPIRED) {
-      if (state === RQ_DELIVERED) this.counters.delivered++;
-      else this.counters.expired++;
-      rq.free(row);
-    }
+    this.commit(rq.fields(row, [OP_STATE, rq.get(row, F_ID)], F_STATE), true);
+    if (state === RQ_DELIVERED) this.counters.delivered++;
+    if (state === RQ_EXPIRED) this.counters.expired++;
   }
 
-  private onAccept(f: CborValue[]): void {
-    for (let k = 0; k < f.length; k++) {
-      const row = this.requests.find(f[k] as number);
-      if (row < 0 || (this.requests.get(row, F_STATE) !== RQ_PENDING && this.requests.get(row, F_STATE) !== RQ_REJECTED)) continue;
-      this.counters.accepted++;
-      this.setState(row, RQ_ACCEPTED);
-    }
-  }
-
-  private onReject(f: CborValue[]): void {
-    const rq = this.requests;
-    for (let k = 0; k < f.length; k += 3) {
+  /** ACCEPT: [id...] takes pending or rejected requests; REJECT: [id, reason, retryAfterS...] pending ones. */
+  private onDecision(reject: boolean, f: CborValue[]): void {
+    const rq = this.rq;
+    for (let k = 0; k < f.length; k += reject ? 3 : 1) {
       const row = rq.find(f[k] as number);
-      if (row < 0 || rq.get(row, F_STATE) !== RQ_PENDING) continue;
-      this.counters.rejected++;
-      rq.set(row, F_REJECTS, rq.get(row, F_REJECTS) + 1);
-      rq.set(row, F_RETRY_AT, Math.floor(this.nowS()) + (f[k + 2] as number));
-      this.setState(row, RQ_REJECTED);
+      if (row < 0 || !rq.is(row, rq.get(row, F_CLIENT), reject ? B_PENDING : B_PENDING | (1 << RQ_REJECTED))) continue;
+      if (reject) {
+        this.counters.rejected++;
+        rq.set(row, F_REJECTS, rq.get(row, F_REJECTS) + 1);
+        rq.set(row, F_RETRY_AT, Math.floor(this.nowS()) + (f[k + 2] as number));
+      } else this.counters.accepted++;
+      this.setState(row, reject ? RQ_REJECTED : RQ_ACCEPTED);
     }
   }
 
@@ -748,31 +688,23 @@ export class Agent {
     const first = envSlot + (f[1] as number);
     const counts = f[2] as number[];
     const lease = envSlot + (f[3] as number);
-    let e = 0;
-    if (c > this.clients) e = M.E_CLIENT;
-    else if (lease <= this.currentSlot()) e = M.E_LEASE;
-    else {
-      for (let k = 0; k < counts.length && e === 0; k++) {
-        if (counts[k] === 0) continue;
-        let w = this.ratedW[c - 1];
-        for (let o = 1; o <= this.clients; o++) if (o !== c && this.plan.at(o, first + k) > 0) w += this.ratedW[o - 1];
-        if (w > this.config.fuseLimitW) e = M.E_FUSE;
-      }
+    // A copy (the frame's memory is the link's), in bytes: counts are at most the client's packets per slot (validateBody).
+    const bytes = new Uint8Array(counts);
+    // A client the router does not know was refused by validateBody (E_CLIENT).
+    let e = lease <= this.currentSlot() ? M.E_LEASE : 0;
+    for (let k = 0; k < counts.length && !e; k++) {
+      let w = this.ratedWOf[c - 1];
+      for (let o = 1; o <= this.clientCount; o++) if (o !== c && this.plan.at(o, first + k) > 0) w += this.ratedWOf[o - 1];
+      if (counts[k] && w > this.fuseW) e = M.E_FUSE;
     }
-    if (e !== 0) {
+    if (e) {
       this.counters.schedulesRefused++;
-      this.send(M.NACK_UP, [seq, M.SCHEDULE, e], 1, Math.floor(this.nowS()));
+      this.send(M.NACK_UP, [seq, M.SCHEDULE, e]);
       return;
     }
-    const bytes = new Uint8Array(counts.length);
-    for (let k = 0; k < counts.length; k++) bytes[k] = counts[k];
-    if (!this.write([OP_SCHEDULE, c, first, lease, bytes])) return;
-    this.plan.set(c, first, bytes, lease);
+    if (!this.commit([OP_SCHEDULE, c, first, lease, bytes], false)) return;
     this.counters.schedules++;
-    const rq = this.requests;
-    for (let i = 0; i < MAX_REQUESTS; i++) {
-      if (rq.get(i, F_CLIENT) === c && (rq.get(i, F_STATE) === RQ_ACCEPTED || rq.get(i, F_STATE) === RQ_PENDING)) this.setState(i, RQ_SCHEDULED);
-    }
+    for (let i = 0; i < MAX_REQUESTS; i++) if (this.rq.is(i, c, B_ACCEPTED | B_PENDING)) this.setState(i, RQ_SCHEDULED);
     this.applyRelays();
   }
 
@@ -782,18 +714,18 @@ export class Agent {
     const nowMs = this.hal.clock.nowMs();
     const dt = Math.min(5000, Math.max(0, nowMs - this.lastTickMs));
     this.lastTickMs = nowMs;
-    for (let i = 0; i < this.clients; i++) if (this.relays.isOn(this.relayOf[i])) this.onMs[i] += dt;
+    for (let i = 0; i < this.clientCount; i++) if (this.relayBank.isOn(this.relayOf[i])) this.onMs[i] += dt;
     // A HELLO whose answer was lost is sent again after two heartbeat periods.
-    if (this.link && this.link.isUp() && !this.answered && nowMs - this.helloAtMs > 2000 * this.config.heartbeatS) this.onLink(true);
-    if (this.paired < this.clients) this.resendAll();
+    if (this.link.isUp() && !this.answered && nowMs - this.helloAtMs > 2000 * this.heartbeatPeriodS) this.onLink(true);
+    if (this.paired < this.clientCount) this.resendAll();
     if (this.timeKnown()) {
       const s = this.currentSlot();
-      if (s > this.slot) this.newSlot(s);
+      if (s > this.curSlot) this.newSlot(s);
       const nowS = this.nowS();
       this.flushAcks();
-      if (this.ready() && nowS - this.lastTelemetryS >= (this.config.telemetryS || DEFAULT_TELEMETRY_S)) {
+      if (this.ready() && !(nowS - this.lastTelemetryS < this.telemetryPeriodS)) {
         this.lastTelemetryS = nowS;
-        this.send(M.TELEMETRY, this.telemetryBody(), 0, Math.floor(nowS));
+        this.send(M.TELEMETRY, [this.pulseMeter.bootCount].concat(this.totals()));
       }
     }
     this.applyRelays();
@@ -805,64 +737,51 @@ export class Agent {
     const full = this.flashIsFull();
     if (full === this.flashReported) return;
     this.flashReported = full;
-    this.hal.console.print(full ? "flash full: saves refused; running from memory until the server holds a backup and flash is compacted" : "flash: saving again");
+    this.hal.console.print(full ? "flash full: running from memory until the server holds a backup and flash is compacted" : "flash: saving again");
   }
 
   private totals(): number[] {
     const t: number[] = [];
-    for (let i = 0; i < this.meterRole.length; i++) t.push(this.meter.wh(i));
+    for (let i = 0; i < this.meterRole.length; i++) t.push(this.pulseMeter.wh(i));
     return t;
-  }
-
-  private telemetryBody(): number[] {
-    const b = this.totals();
-    b.unshift(this.meter.bootCount);
-    return b;
   }
 
   /** A slot boundary: the slot that ended is metered and acked; requests are retried or expired. */
   private newSlot(s: number): void {
-    if (this.slot > 0 && this.slot < s) this.closeSlot(this.slot);
-    else this.baseline = this.totals();
-    this.slot = s;
-    for (let i = 0; i < this.clients; i++) this.onMs[i] = 0;
-    const rq = this.requests;
+    const rq = this.rq;
     const nowS = this.nowS();
+    if (this.curSlot) this.closeSlot(this.curSlot);
+    else this.baseline = this.totals();
+    this.curSlot = s;
+    this.onMs.fill(0);
     for (let i = 0; i < MAX_REQUESTS; i++) {
       const st = rq.get(i, F_STATE);
-      if (st === RQ_FREE) continue;
-      if (rq.get(i, F_END) <= s && !(st === RQ_RUNNING && this.running[rq.get(i, F_CLIENT) - 1] === rq.get(i, F_ID))) {
+      if (!st) continue;
+      if (rq.get(i, F_END) <= s && !(st === RQ_RUNNING && this.runId[rq.get(i, F_CLIENT) - 1] === rq.get(i, F_ID))) {
         this.setState(i, RQ_EXPIRED);
       } else if (st === RQ_REJECTED && nowS >= rq.get(i, F_RETRY_AT)) {
-        if (rq.get(i, F_REJECTS) >= ESCALATE_AFTER && rq.get(i, F_EMERGENCY) === 0 && this.ready()) {
+        if (rq.get(i, F_REJECTS) >= ESCALATE_AFTER && !rq.get(i, F_EMERGENCY) && this.ready()) {
           rq.set(i, F_EMERGENCY, 1);
           this.counters.emergencies++;
-          this.send(M.EMERGENCY, [rq.get(i, F_ID), rq.get(i, F_CLIENT), M.EMG_REJECTED], 1, Math.floor(nowS));
+          this.send(M.EMERGENCY, [rq.get(i, F_ID), rq.get(i, F_CLIENT), M.EMG_REJECTED]);
         }
-        this.sentAt[i] = 0;
+        rq.set(i, F_SENT, 0);
         this.setState(i, RQ_PENDING);
         this.scheduleBatch();
       }
     }
-    this.thermalAgents(s);
-  }
-
-  /**
-   * Client agents for dumb thermal appliances (a plain water heater cannot
-   * ask): a client configured with standingWh always has an open request
-   * for that much in every 4 hours over the next day.
-   */
-  private thermalAgents(s: number): void {
-    for (let c = 1; c <= this.clients; c++) {
-      const wh = this.standingWh[c - 1];
-      if (!wh || this.kindOf[c - 1] !== M.KIND_THERMAL) continue;
-      let open = false;
-      for (let i = 0; i < MAX_REQUESTS && !open; i++) open = this.requests.get(i, F_STATE) !== RQ_FREE && this.requests.get(i, F_CLIENT) === c;
+    // Client agents for dumb thermal appliances (a plain water heater cannot
+    // ask): a client configured with standingWh (only a thermal one, by
+    // validateConfig) always has an open request for that much in every 4
+    // hours over the next day.
+    for (let c = 1; c <= this.clientCount; c++) {
+      const wh = this.standWhOf[c - 1];
+      let open = !wh;
+      for (let i = 0; i < MAX_REQUESTS && !open; i++) open = rq.is(i, c, B_OPEN);
       if (open) continue;
       const max = this.lim.maxPerSlot[c];
-      const window = Math.min(HORIZON, Math.round(240 / this.config.slotMin));
-      const packets = Math.min(max * window, Math.ceil(wh / this.config.packetWh));
-      this.submit({ client: c, kind: M.KIND_THERMAL, earliest: s, end: s + HORIZON, packets: packets, window: window, perSlot: max, profile: undefined });
+      const window = Math.min(HORIZON, Math.round(14400 / this.slotS));
+      this.submit([0, c, M.KIND_THERMAL, s, s + HORIZON, Math.min(max * window, Math.ceil(wh / this.whPerPacket)), window, max, RQ_PENDING], undefined);
     }
   }
 
@@ -875,85 +794,63 @@ export class Agent {
   private closeSlot(s: number): void {
     const now = this.totals();
     const d: number[] = [];
-    for (let i = 0; i < now.length; i++) d.push(now[i] - (this.baseline[i] || 0));
     // The household's use: import + PV - export; known only with an import meter.
-    let use = 0;
+    // What is left after the sub-metered clients, for the others and the baseload.
+    let rest = 0;
     let meteredUse = false;
-    for (let i = 0; i < this.meterRole.length; i++) {
+    for (let i = 0; i < now.length; i++) {
       const role = this.meterRole[i];
-      if (role === ROLE_IMPORT || role === ROLE_PV) use += d[i];
-      else if (role === ROLE_EXPORT) use -= d[i];
-      if (role === ROLE_IMPORT) meteredUse = true;
+      d.push(now[i] - (this.baseline[i] || 0));
+      rest += role === 1 ? -d[i] : role < 3 ? d[i] : 0;
+      if (!role) meteredUse = true;
     }
-    const wh = new Float64Array(this.clients);
-    let rest = use;
     let unmeteredOnMs = 0;
-    for (let i = 0; i < this.clients; i++) {
-      if (this.meterOf[i] >= 0) {
-        wh[i] = d[this.meterOf[i]];
-        rest -= wh[i];
-      } else if (this.onMs[i] > 0) unmeteredOnMs += this.onMs[i] * this.ratedW[i];
+    for (let i = 0; i < this.clientCount; i++) {
+      if (this.meterOf[i] >= 0) rest -= d[this.meterOf[i]];
+      else unmeteredOnMs += this.onMs[i] * this.ratedWOf[i];
     }
-    if (unmeteredOnMs === 0 && meteredUse) this.baseloadWh = this.baseloadWh < 0 ? rest : Math.round((3 * this.baseloadWh + rest) / 4);
+    if (!unmeteredOnMs && meteredUse) this.baseloadWh = this.baseloadWh < 0 ? rest : Math.round((3 * this.baseloadWh + rest) / 4);
     const shareable = Math.max(0, rest - Math.max(0, this.baseloadWh));
-    for (let i = 0; i < this.clients; i++) {
-      if (this.meterOf[i] >= 0 || this.onMs[i] === 0) continue;
-      // Its on-time at rated power, and no more than its share of what the main meter saw.
-      const nominal = (this.onMs[i] * this.ratedW[i]) / 3600000;
-      wh[i] = Math.round(meteredUse ? Math.min(nominal, (shareable * this.onMs[i] * this.ratedW[i]) / unmeteredOnMs) : nominal);
-    }
     const body: number[] = [];
-    for (let c = 1; c <= this.clients; c++) {
-      const w = Math.max(0, Math.min(0xffff, Math.round(wh[c - 1])));
-      const planned = this.plan.at(c, s);
-      if (planned === 0 && w === 0 && this.running[c - 1] === 0) continue;
-      const packets = Math.min(this.lim.maxPerSlot[c], Math.round(w / this.config.packetWh));
+    for (let c = 1; c <= this.clientCount; c++) {
+      const m = this.meterOf[c - 1];
+      const e = this.onMs[c - 1] * this.ratedWOf[c - 1];
+      // Without a sub-meter: its on-time at rated power, and no more than its share of what the main meter saw.
+      const w = Math.max(0, Math.min(0xffff, Math.round(m >= 0 ? d[m] : meteredUse && e ? Math.min(e / 3600000, (shareable * e) / unmeteredOnMs) : e / 3600000)));
+      if (!this.plan.at(c, s) && !w && !this.runId[c - 1]) continue;
+      const packets = Math.min(this.lim.maxPerSlot[c], Math.round(w / this.whPerPacket));
       body.push(c, packets, w);
       this.credit(c, packets);
     }
-    const timeS = (s + 1) * this.slotS;
-    this.write([OP_SLOT, s, timeS, now, body]);
-    this.baseline = now;
-    if (body.length > 0) {
-      const a: PendingAck = { slot: s, timeS: timeS, body: body, id: 0 };
-      if (this.pendingAcks.length >= MAX_PENDING_ACKS) {
-        const lost = this.pendingAcks.shift() as PendingAck;
-        this.hal.console.print("acks pending for a day: the ack of slot " + lost.slot + " is dropped");
-      }
-      this.pendingAcks.push(a);
-      this.sendAck(a);
-    }
+    this.commit([OP_SLOT, s, (s + 1) * this.slotS, now, body], true);
+    if (body.length) this.sendAck(this.ackQueue[this.ackQueue.length - 1]);
   }
 
   /** Acks not yet handed to the link (its queue was full, or it was down) go out as room frees up. */
   private flushAcks(): void {
-    for (let k = 0; k < this.pendingAcks.length && this.ready() && (this.link as Link).queued() < MAX_QUEUE / 2; k++) {
-      if (this.pendingAcks[k].id === 0) this.sendAck(this.pendingAcks[k]);
-    }
+    for (let k = 0; k < this.ackQueue.length && this.link.queued() < MAX_QUEUE / 2; k++) if (!this.ackQueue[k][3]) this.sendAck(this.ackQueue[k]);
   }
 
-  private sendAck(a: PendingAck): void {
-    if (!this.ready()) return;
-    a.id = this.send(M.ACK, a.body, 1, a.timeS);
+  /** Sends a pending ack, keeping the link's id in it. */
+  private sendAck(a: CborValue[]): void {
+    if (this.ready()) a[3] = this.send(M.ACK, a[2], a[1] as number);
   }
 
   /** Delivered packets count towards the client's requests, earliest end first; a running program advances a slot. */
   private credit(c: number, packets: number): void {
-    const rq = this.requests;
-    const runId = this.running[c - 1];
-    if (runId > 0) {
+    const rq = this.rq;
+    const runId = this.runId[c - 1];
+    if (runId) {
       const row = rq.find(runId);
       if (row < 0) {
-        this.running[c - 1] = 0;
+        this.runId[c - 1] = 0;
         return;
       }
       rq.set(row, F_DONE, rq.get(row, F_DONE) + 1);
-      const p = rq.profiles[row] as Uint8Array;
       // One slot beyond the profile: a program switched on after its slot
       // began ends that much later, and the machine stops by itself.
-      if (rq.get(row, F_DONE) > p.length) {
-        this.running[c - 1] = 0;
-        this.write([OP_RUN, c, 0]);
+      if (rq.get(row, F_DONE) > (rq.profiles[row] as Uint8Array).length) {
+        this.commit([OP_RUN, c, 0], true);
         this.setState(row, RQ_DELIVERED);
       } else this.setState(row, RQ_RUNNING);
       return;
@@ -962,20 +859,19 @@ export class Agent {
     while (left > 0) {
       let best = -1;
       for (let i = 0; i < MAX_REQUESTS; i++) {
-        const st = rq.get(i, F_STATE);
-        if (rq.get(i, F_CLIENT) !== c || rq.get(i, F_KIND) === M.KIND_PROFILE || (st !== RQ_SCHEDULED && st !== RQ_RUNNING)) continue;
-        if (best < 0 || rq.get(i, F_END) < rq.get(best, F_END)) best = i;
+        if (rq.is(i, c, B_SCHEDULED | B_RUNNING) && !rq.profiles[i] && (best < 0 || rq.get(i, F_END) < rq.get(best, F_END))) best = i;
       }
       if (best < 0) return;
-      const take = rq.get(best, F_KIND) === M.KIND_THERMAL ? left : Math.min(left, rq.remaining(best));
+      const thermal = rq.get(best, F_KIND) === M.KIND_THERMAL;
+      const take = thermal ? left : Math.min(left, rq.remaining(best));
       if (take <= 0) {
         this.setState(best, RQ_DELIVERED);
         continue;
       }
       rq.set(best, F_DONE, rq.get(best, F_DONE) + take);
       left -= take;
-      this.setState(best, rq.get(best, F_KIND) === M.KIND_ENERGY && rq.remaining(best) === 0 ? RQ_DELIVERED : RQ_RUNNING);
-      if (rq.get(best, F_KIND) === M.KIND_THERMAL) return;
+      this.setState(best, !thermal && !rq.remaining(best) ? RQ_DELIVERED : RQ_RUNNING);
+      if (thermal) return;
     }
   }
 
@@ -991,30 +887,27 @@ export class Agent {
    */
   private wantOn(c: number): boolean {
     const i = c - 1;
-    if (this.running[i] > 0) return true;
-    if (!this.timeKnown()) return false;
-    const n = this.plan.at(c, this.slot);
-    if (n === 0) return false;
+    const s = this.curSlot;
+    const n = this.timeKnown() ? this.plan.at(c, s) : 0;
+    if (this.runId[i]) return true;
+    if (!n) return false;
     if (this.kindOf[i] === M.KIND_PROFILE) return this.startProgram(c);
-    const needWh = n * this.config.packetWh;
-    const needMs = (needWh * 3600000) / this.ratedW[i];
+    const needWh = n * this.whPerPacket;
+    const needMs = (needWh * 3600000) / this.ratedWOf[i];
     const m = this.meterOf[i];
-    const done = m >= 0 ? this.meter.wh(m) - (this.baseline[m] || 0) >= needWh : this.onMs[i] >= needMs;
-    const on = this.relays.isOn(this.relayOf[i]);
-    const leftMs = ((this.slot + 1) * this.slotS - this.nowS()) * 1000;
-    if (done) return on && this.plan.at(c, this.slot + 1) > 0 && leftMs * this.ratedW[i] < this.config.packetWh * 3600000;
-    if (this.slot % 2 === 1 || on) return true;
+    const on = this.relayBank.isOn(this.relayOf[i]);
+    const leftMs = ((s + 1) * this.slotS - this.nowS()) * 1000;
+    if (m >= 0 ? this.pulseMeter.wh(m) - (this.baseline[m] || 0) >= needWh : this.onMs[i] >= needMs) return on && this.plan.at(c, s + 1) > 0 && leftMs * this.ratedWOf[i] < this.whPerPacket * 3600000;
     // Even slot: start late enough to end at the boundary, with a margin of a tenth.
-    return leftMs <= needMs * 1.1 + 2000;
+    return s % 2 === 1 || on || leftMs <= needMs * 1.1 + 2000;
   }
 
   /** Starts the non-interruptible program of client c's scheduled request, journaled first; false when there is none. */
   private startProgram(c: number): boolean {
-    const rq = this.requests;
+    const rq = this.rq;
     for (let i = 0; i < MAX_REQUESTS; i++) {
-      if (rq.get(i, F_CLIENT) !== c || rq.get(i, F_STATE) !== RQ_SCHEDULED) continue;
-      if (!this.write([OP_RUN, c, rq.get(i, F_ID)])) return false;
-      this.running[c - 1] = rq.get(i, F_ID);
+      if (!rq.is(i, c, B_SCHEDULED)) continue;
+      if (!this.commit([OP_RUN, c, rq.get(i, F_ID)], false)) return false;
       this.setState(i, RQ_RUNNING);
       return true;
     }
@@ -1024,79 +917,76 @@ export class Agent {
   /** Sets every client's relay as wanted, through the safety layer (which may refuse for min on/off or the fuse, retried next second). */
   private applyRelays(): void {
     const now = this.hal.clock.nowMs();
-    for (let c = 1; c <= this.clients; c++) {
+    for (let c = 1; c <= this.clientCount; c++) {
       const ch = this.relayOf[c - 1];
       const on = this.wantOn(c);
       // Held by its minimum on/off time: asked again once that has passed.
-      if (this.relays.isOn(ch) !== on && this.relays.retryAtMs(ch, on) <= now) this.relays.set(ch, on);
+      if (this.relayBank.isOn(ch) !== on && this.relayBank.retryAtMs(ch, on) <= now) this.relayBank.set(ch, on);
     }
   }
 
   // ---- journal
 
+  /**
+   * Journals an entry, then applies it to the state in RAM: always, or
+   * (must === false) only when flash took it. False when flash refused it.
+   */
+  private commit(entry: CborValue[], always: boolean): boolean {
+    const ok = this.write(entry);
+    if (ok || always) this.applyEntry(entry);
+    return ok;
+  }
+
   /** Appends an entry (folding into a snapshot when the file is full): false when flash is full. */
   private write(entry: CborValue[]): boolean {
     const n = encodeCbor(entry, this.scratch, 0, 4);
     if (n < 0) return false;
+    // A fold encodes the snapshot in a buffer of its own: the entry stays in scratch.
+    const bytes = this.scratch.subarray(0, n);
     let e: number;
     try {
-      e = this.journal.append(this.scratch.subarray(0, n));
+      e = this.journal.append(bytes);
+      if (e === J_FOLD) {
+        e = this.fold();
+        if (e === J_OK) e = this.journal.append(bytes);
+      }
     } catch {
       // Storage refused the write (a store damaged by a cut compaction).
       e = J_FULL;
     }
-    if (e === J_FOLD) {
-      const copy = new Uint8Array(n);
-      copy.set(this.scratch.subarray(0, n));
-      e = this.fold();
-      if (e === J_OK) e = this.journal.append(copy);
-    }
-    if (e !== J_OK) {
-      this.flashFull = true;
-      this.counters.flashFull++;
-      return false;
-    }
-    this.flashFull = false;
-    this.appends++;
-    return true;
+    this.flashFull = e !== J_OK;
+    if (!this.flashFull) this.appends++;
+    return !this.flashFull;
   }
 
-  private snapshot(): CborValue[] {
-    const rq = this.requests;
-    const rows: CborValue[] = [];
-    for (let i = 0; i < MAX_REQUESTS; i++) {
-      if (rq.get(i, F_STATE) === RQ_FREE) continue;
-      rows.push([rq.get(i, F_ID), rq.get(i, F_CLIENT), rq.get(i, F_KIND), rq.get(i, F_EARLIEST), rq.get(i, F_END), rq.get(i, F_PACKETS), rq.get(i, F_WINDOW), rq.get(i, F_PER_SLOT), rq.profiles[i] ? (rq.profiles[i] as Uint8Array) : null, rq.get(i, F_STATE), rq.get(i, F_RETRY_AT), rq.get(i, F_REJECTS), rq.get(i, F_DONE), rq.get(i, F_EMERGENCY)]);
-    }
-    const plans: CborValue[] = [];
-    for (let c = 1; c <= this.clients; c++) if (this.plan.to[c - 1] > 0) plans.push([c, this.plan.from[c - 1], this.plan.lease[c - 1], this.plan.slice(c)]);
-    const acks: CborValue[] = [];
-    for (let k = 0; k < this.pendingAcks.length; k++) acks.push([this.pendingAcks[k].slot, this.pendingAcks[k].timeS, this.pendingAcks[k].body]);
-    const run: CborValue[] = [];
-    for (let c = 1; c <= this.clients; c++) if (this.running[c - 1] > 0) run.push(c, this.running[c - 1]);
-    return [OP_SNAPSHOT, rq.lastId, this.timeKnown() ? Math.floor(this.nowS()) : 0, this.slot, this.baseline, rows, plans, acks, run];
-  }
-
-  /** Folds the state into a new snapshot: J_OK, or why not (a Storage that did not keep the file: J_FULL). */
   /**
    * The state as one CBOR snapshot, or undefined when it does not encode. At
-   * most 32 requests + 16 plans of 144 slots: well under 8 KB, and mostly far
-   * less, so a buffer of the usual size first.
+   * most 32 requests + 16 plans of 144 slots + 144 acks: under 8 KB, and
+   * mostly far less, so a buffer of the usual size first.
    */
   private encodeSnapshot(): Uint8Array | undefined {
-    const snap = this.snapshot();
+    const rq = this.rq;
+    const e: CborValue[] = [];
+    for (let i = 0; i < MAX_REQUESTS; i++) if (rq.get(i, F_STATE)) e.push(rq.fields(i, [OP_ROW, rq.profiles[i] || null], F_ID));
+    for (let c = 1; c <= this.clientCount; c++) {
+      if (this.plan.to[c - 1]) e.push([OP_SCHEDULE, c, this.plan.from[c - 1], this.plan.lease[c - 1], this.plan.slice(c)]);
+      if (this.runId[c - 1]) e.push([OP_RUN, c, this.runId[c - 1]]);
+    }
+    for (let k = 0; k < this.ackQueue.length; k++) {
+      const a = this.ackQueue[k];
+      e.push([OP_SLOT, a[0], a[1], null, a[2]]);
+    }
+    const snap = [OP_SNAPSHOT, rq.lastId, this.baseline, e];
     let buf = new Uint8Array(2048);
     let n = encodeCbor(snap, buf, 0, 5);
-    if (n < 0) {
-      buf = new Uint8Array(JOURNAL_FILE_BYTES);
-      n = encodeCbor(snap, buf, 0, 5);
-    }
+    if (n < 0) n = encodeCbor(snap, (buf = new Uint8Array(JOURNAL_FILE_BYTES)), 0, 5);
     return n < 0 ? undefined : buf.subarray(0, n);
   }
 
+  /** Folds the state into a new snapshot: J_OK, or why not (a Storage that did not keep the file: J_FULL). */
   private fold(): number {
     const snap = this.encodeSnapshot();
-    if (!snap) return 1;
+    if (!snap) return J_FULL;
     try {
       return this.journal.fold(snap);
     } catch (e) {
@@ -1105,72 +995,37 @@ export class Agent {
     }
   }
 
-  /** Rebuilds the state from the latest snapshot and the entries after it. */
-  private restoreJournal(): void {
-    const j = this.journal.load();
-    const n = j.entries.length;
-    if (j.snapshot) this.applyEntry(j.snapshot);
-    for (let k = 0; k < n; k++) this.applyEntry(j.entries[k]);
-    // A slot that was current when power went is closed at the next boundary, from the journaled baseline.
-    this.slot = 0;
-  }
-
-  private applyEntry(bytes: Uint8Array): void {
-    const d = decodeCbor(bytes, 5, 320);
-    if (d.e !== 0 || !Array.isArray(d.v)) return;
-    const f = d.v as CborValue[];
-    const rq = this.requests;
+  /** Applies a journal entry (or a snapshot's) to the state in RAM: at boot, and after writing it. */
+  private applyEntry(f: CborValue[]): void {
+    const rq = this.rq;
     const op = f[0];
+    const c = f[1] as number;
+    const q = this.ackQueue;
     if (op === OP_SNAPSHOT) {
-      rq.lastId = f[1] as number;
-      this.baseline = (f[4] as number[]).slice();
-      const rows = f[5] as CborValue[][];
-      for (let k = 0; k < rows.length; k++) {
-        const r = rows[k];
-        const row = rq.add(r[0] as number, { client: r[1] as number, kind: r[2] as number, earliest: r[3] as number, end: r[4] as number, packets: r[5] as number, window: r[6] as number, perSlot: r[7] as number, profile: copyBytes(r[8]) }, r[9] as number);
-        if (row >= 0) {
-          rq.set(row, F_RETRY_AT, r[10] as number);
-          rq.set(row, F_REJECTS, r[11] as number);
-          rq.set(row, F_DONE, r[12] as number);
-          rq.set(row, F_EMERGENCY, r[13] as number);
-        }
-      }
-      const plans = f[6] as CborValue[][];
-      for (let k = 0; k < plans.length; k++) this.plan.set(plans[k][0] as number, plans[k][1] as number, plans[k][3] as Uint8Array, plans[k][2] as number);
-      const acks = f[7] as CborValue[][];
-      this.pendingAcks.length = 0;
-      for (let k = 0; k < acks.length; k++) this.pendingAcks.push({ slot: acks[k][0] as number, timeS: acks[k][1] as number, body: (acks[k][2] as number[]).slice(), id: 0 });
-      const run = f[8] as number[];
-      for (let k = 0; k + 1 < run.length; k += 2) if (run[k] >= 1 && run[k] <= this.clients) this.running[run[k] - 1] = run[k + 1];
-    } else if (op === OP_REQUEST) {
-      if (rq.find(f[1] as number) < 0) rq.add(f[1] as number, { client: f[2] as number, kind: f[3] as number, earliest: f[4] as number, end: f[5] as number, packets: f[6] as number, window: f[7] as number, perSlot: f[8] as number, profile: copyBytes(f[9]) }, RQ_PENDING);
+      rq.lastId = c;
+      this.baseline = f[2] as number[];
+      const e = f[3] as CborValue[][];
+      for (let k = 0; k < e.length; k++) this.applyEntry(e[k]);
+    } else if (op === OP_ROW) {
+      // A copy of the profile: at boot f is a view into the journal's file (a typed array given to a typed array's constructor is copied).
+      if (rq.find(f[2] as number) < 0) rq.add(f, 2, f[1] ? new Uint8Array(f[1] as Uint8Array) : undefined);
     } else if (op === OP_STATE) {
-      const row = rq.find(f[1] as number);
+      const row = rq.find(c);
       if (row < 0) return;
-      rq.set(row, F_RETRY_AT, f[3] as number);
-      rq.set(row, F_REJECTS, f[4] as number);
-      rq.set(row, F_DONE, f[5] as number);
-      rq.set(row, F_EMERGENCY, f[6] as number);
-      if (f[2] === RQ_DELIVERED || f[2] === RQ_EXPIRED) rq.free(row);
-      else rq.set(row, F_STATE, f[2] as number);
+      rq.load(row, F_STATE, f, 2);
+      // DELIVERED and EXPIRED, the final states, are the highest.
+      if ((f[2] as number) >= RQ_DELIVERED) rq.free(row);
     } else if (op === OP_SCHEDULE) {
-      if ((f[1] as number) <= this.clients) this.plan.set(f[1] as number, f[2] as number, f[4] as Uint8Array, f[3] as number);
+      if (c <= this.clientCount) this.plan.set(c, f[2] as number, f[4] as Uint8Array, f[3] as number);
     } else if (op === OP_SLOT) {
-      this.baseline = (f[3] as number[]).slice();
-      const body = f[4] as number[];
-      if (body.length > 0) {
-        if (this.pendingAcks.length >= MAX_PENDING_ACKS) this.pendingAcks.shift();
-        this.pendingAcks.push({ slot: f[1] as number, timeS: f[2] as number, body: body.slice(), id: 0 });
-      }
+      if (f[3]) this.baseline = f[3] as number[];
+      if (!(f[4] as number[]).length) return;
+      if (q.length >= MAX_PENDING_ACKS) this.hal.console.print("acks pending for a day: the ack of slot " + (q.shift() as CborValue[])[0] + " is dropped");
+      q.push([c, f[2], f[4], 0]);
     } else if (op === OP_ACKED) {
-      for (let k = 0; k < this.pendingAcks.length; k++) {
-        if (this.pendingAcks[k].slot === f[1]) {
-          this.pendingAcks.splice(k, 1);
-          break;
-        }
-      }
+      for (let k = 0; k < q.length; k++) if (q[k][0] === c) q.splice(k--, 1);
     } else if (op === OP_RUN) {
-      if ((f[1] as number) >= 1 && (f[1] as number) <= this.clients) this.running[(f[1] as number) - 1] = f[2] as number;
+      if (c <= this.clientCount) this.runId[c - 1] = f[2] as number;
     }
   }
 
@@ -1184,15 +1039,13 @@ export class Agent {
     const flash = this.hal.flash;
     const free = flash.getFree();
     const trash = flash.getTrash();
-    if (free >= FLASH_RESERVE_BYTES || trash === 0 || (trash < TRASH_WORTH_BYTES && free >= JOURNAL_FILE_BYTES + 64) || !this.ready()) return;
-    if (this.pendingAcks.length > 0 || (this.link as Link).queued() > 0) return;
-    for (let i = 0; i < MAX_REQUESTS; i++) if (this.requests.get(i, F_STATE) === RQ_PENDING) return;
+    if (free >= FLASH_RESERVE_BYTES || !trash || (trash < TRASH_WORTH_BYTES && free >= JOURNAL_FILE_BYTES + 64) || !this.ready() || this.ackQueue.length || this.link.queued()) return;
+    for (let i = 0; i < MAX_REQUESTS; i++) if (this.rq.get(i, F_STATE) === RQ_PENDING) return;
     // The mark is the journal's seq: a server that later echoes a higher one
     // (after a HELLO) tells a router whose store went back (onStored).
     this.backupMark = this.journal.seq;
     this.backupAppends = this.appends;
-    const t = this.totals();
-    this.send(M.BACKUP, [this.backupMark, this.meter.bootCount, t], 1, Math.floor(this.nowS()));
+    this.send(M.BACKUP, [this.backupMark, this.pulseMeter.bootCount, this.totals()]);
   }
 
   /**
@@ -1203,44 +1056,47 @@ export class Agent {
    * state or is detected at boot (OP_COMPACT last) and restored.
    */
   private onStored(mark: number): void {
+    const flash = this.hal.flash;
     if (mark > this.journal.seq) {
       // The server holds a backup newer than this journal: the store went
       // back (a cut compaction can bring an older state back unnoticed).
-      this.hal.console.print("the journal is older than the server's backup: erasing the store and restoring from the server");
-      try {
-        this.hal.flash.erase(COMPACT_FLAG);
-        this.hal.flash.write(COMPACT_FLAG, new Uint8Array([1]));
-      } catch {
-        // The flag is how the next boot knows; without room for it, the next HELLO tells again.
-      }
+      this.hal.console.print("the journal is older than the server's backup: erasing flash to restore it from the server");
+      // The flag is how the next boot knows; without room for it, the next HELLO tells again.
+      this.flag(1);
       this.hal.system.restart();
       return;
     }
     if (mark !== this.backupMark || this.appends !== this.backupAppends) return;
     this.backupAppends = -1;
-    this.meter.flush();
-    try {
-      this.hal.flash.write(COMPACT_FLAG, new Uint8Array([mark & 0xff]));
-    } catch {
-      // No room even for the flag (a full flash): a cut is then found by the backup mark.
-    }
+    this.pulseMeter.flush();
+    // No room even for the flag (a full flash): a cut is then found by the backup mark.
+    this.flag(mark & 0xff);
     // When there is room: a fresh snapshot first, the older file erased.
     if (this.fold() === J_OK) this.journal.dropOther();
     this.write([OP_COMPACT, mark]);
     try {
-      this.hal.flash.compact();
+      flash.compact();
     } catch {
       return;
     }
     this.counters.compactions++;
     if (this.fold() === J_OK) this.flashFull = false;
-    this.meter.flush();
-    this.hal.flash.erase(COMPACT_FLAG);
+    this.pulseMeter.flush();
+    flash.erase(COMPACT_FLAG);
+  }
+
+  /** Writes the compaction flag (COMPACT_FLAG), if flash takes it. */
+  private flag(v: number): void {
+    try {
+      this.hal.flash.erase(COMPACT_FLAG);
+      this.hal.flash.write(COMPACT_FLAG, new Uint8Array([v]));
+    } catch {
+      // Nothing more to do: see the callers.
+    }
   }
 
   private onRestore(f: CborValue[], envSlot: number): void {
-    if (!this.seqUnknown) return;
-    if (!this.seq.skipTo((f[1] as number) + 1)) return;
+    if (!this.seqUnknown || !this.seq.skipTo((f[1] as number) + 1)) return;
     this.seqUnknown = false;
     const mark = f[7] as number;
     if (!this.awaitingRestore) {
@@ -1251,13 +1107,13 @@ export class Agent {
     }
     this.awaitingRestore = false;
     this.counters.restores++;
-    this.requests.lastId = f[2] as number;
-    this.meter.adopt(f[3] as number, f[4] as number[]);
+    this.rq.lastId = f[2] as number;
+    this.pulseMeter.adopt(f[3] as number, f[4] as number[]);
     const items = f[6] as CborValue[][];
     for (let k = 0; k < items.length; k++) {
-      const r = requestOfItem(items[k], envSlot);
-      if (r.client > this.clients || r.kind !== this.kindOf[r.client - 1] || this.requests.find(items[k][0] as number) >= 0) continue;
-      this.requests.add(items[k][0] as number, r, RQ_ACCEPTED);
+      const r = items[k];
+      // validateBody checked each item; a client of another kind here, or an id already open, is skipped.
+      if (r[2] === this.kindOf[(r[1] as number) - 1] && this.rq.find(r[0] as number) < 0) this.rq.addItem(r, envSlot, RQ_ACCEPTED);
     }
     // The new journal numbers on above the server's backup mark.
     const snap = this.encodeSnapshot();
@@ -1268,23 +1124,23 @@ export class Agent {
         this.flashFull = true;
       }
     }
-    this.hal.console.print("restored from the server: " + items.length + " open requests, boot " + this.meter.bootCount);
+    this.hal.console.print("restored from the server: " + items.length + " open requests, boot " + this.pulseMeter.bootCount);
     this.resendAll();
   }
 
   /** True when flash refused a save: the journal, the meter totals or the seq bound (REC_FULL). */
   flashIsFull(): boolean {
-    return this.flashFull || this.meter.lastSaveError !== 0 || this.seq.lastSaveError !== 0;
+    return this.flashFull || this.pulseMeter.lastSaveError !== 0 || this.seq.lastSaveError !== 0;
   }
 
   /** Status for R.status(). */
   summary(): { link: string; time: number; slot: number; requests: number; pendingAcks: number; flashFull: boolean } {
     return {
-      link: !this.link ? "none" : this.link.isUp() ? (this.seqUnknown ? "restoring" : this.timeKnown() ? "online" : "waiting for time") : "offline",
-      time: this.timeKnown() ? Math.floor(this.nowS()) : 0,
-      slot: this.slot,
-      requests: this.requests.count(),
-      pendingAcks: this.pendingAcks.length,
+      link: this.link.isUp() ? (this.seqUnknown ? "restoring" : this.timeKnown() ? "online" : "waiting for time") : "offline",
+      time: Math.floor(this.nowS()) || 0,
+      slot: this.curSlot,
+      requests: this.rq.count(),
+      pendingAcks: this.ackQueue.length,
       flashFull: this.flashIsFull(),
     };
   }

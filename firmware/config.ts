@@ -92,20 +92,11 @@ export interface RouterConfig {
   telemetryS?: number;
 }
 
-export const BOARDS = ["ESP32", "ESPRUINO_WIFI", "NRF52"];
+/** Meter roles and client kinds; firmware/agent.ts uses their indexes. */
 export const METER_ROLES = ["import", "export", "pv", "sub"];
-export const MAX_RELAYS = 16;
-export const MAX_METERS = 8;
-export const MAX_CLIENTS = 16;
 export const CLIENT_KINDS = ["profile", "energy", "thermal"];
 export const DEFAULT_TELEMETRY_S = 900;
 
-// Espruino's regular expressions have no `?` or `{n,m}` (tools/build/subset.ts):
-// alternatives are written out and lengths checked in code.
-/** A pin name as Espruino boards use them: A0-H15, D0-D47, LED1-3, BTN, BTN1-3. */
-const PIN_RE = /^([A-H][0-9]|[A-H]1[0-5]|D[1-3][0-9]|D4[0-7]|LED[1-3]|BTN|BTN[1-3])$/;
-/** A host name or IPv4 address: letters, digits, '.', '-'. */
-const HOST_RE = /^[A-Za-z0-9.-]+$/;
 /** What a name or id may hold: the topic id rule of protocol/topics.ts. */
 const ID = " letters, digits, '-' or '_'";
 
@@ -121,7 +112,8 @@ type Obj = { [k: string]: unknown };
 type Rules = { [key: string]: unknown[] };
 
 function isInt(v: unknown): v is number {
-  return typeof v === "number" && Math.floor(v) === v && v - v === 0;
+  // Infinity and NaN leave a remainder of NaN.
+  return typeof v === "number" && v % 1 === 0;
 }
 
 function isObject(v: unknown): v is Obj {
@@ -148,21 +140,18 @@ function checkRecord(p: string[], o: unknown, f: string, rules: Rules): void {
   const known = keys.join(", ");
   if (!isObject(o)) return must(p, f, "an object with " + known, o);
   const pre = f ? f + "." : "";
-  const own = Object.keys(o);
-  for (let i = 0; i < own.length; i++) {
-    if (keys.indexOf(own[i]) < 0) add(p, pre + own[i], "unknown field; expected one of " + known);
-  }
-  for (let i = 0; i < keys.length; i++) {
-    const r = rules[keys[i]];
+  for (const k of Object.keys(o)) if (keys.indexOf(k) < 0) add(p, pre + k, "unknown field; expected one of " + known);
+  for (const k of keys) {
+    const r = rules[k];
     const a = r[0];
-    const v = o[keys[i]];
+    const v = o[k];
     let what = "";
     if (typeof a === "number") {
-      if (!(v === undefined && r[3]) && !(isInt(v) && v >= a && v <= (r[1] as number))) what = (isInt(v) ? "" : "a whole number ") + "from " + a + " to " + r[1] + " " + r[2];
+      if (!(v === undefined && r[3]) && !(isInt(v) && v >= a && v <= (r[1] as number))) what = "a whole number from " + a + " to " + r[1] + " " + r[2];
     } else if (typeof a === "function") {
       if (!a(v)) what = r[1] as string;
     } else if (a && (a as unknown[]).indexOf(v) < 0) what = "one of " + (a as unknown[]).join(", ") + (r[1] || "");
-    if (what) must(p, pre + keys[i], what, v);
+    if (what) must(p, pre + k, what, v);
   }
 }
 
@@ -174,21 +163,21 @@ function checkRecord(p: string[], o: unknown, f: string, rules: Rules): void {
  */
 function checkList(p: string[], c: Obj, key: string, max: number, each: (o: Obj, i: number) => Rules, seen: Obj, unique: string[]): void {
   const list = c[key];
-  if (!(list instanceof Array)) return must(p, key, "a list", list);
-  if (list.length > max) return must(p, key, "a list of at most " + max + " " + key, list.length);
-  for (let i = 0; i < list.length; i++) {
-    const o = isObject(list[i]) ? list[i] : {};
+  const isList = list instanceof Array;
+  if (!isList || list.length > max) return must(p, key, "a list of at most " + max + " " + key, isList ? list.length : list);
+  list.forEach((x, i) => {
+    const o = isObject(x) ? x : {};
     const f = key + "[" + i + "]";
-    checkRecord(p, list[i], f, each(o, i));
-    for (let u = 0; u < unique.length; u++) {
-      const v = o[unique[u]];
+    checkRecord(p, x, f, each(o, i));
+    for (const u of unique) {
+      const v = o[u];
       // Only a well-typed value can clash (an object's own toString may throw).
       if ((typeof v !== "string" && typeof v !== "number") || v === -1) continue;
-      const k = unique[u] + " " + v;
-      if (seen[k]) add(p, f + "." + unique[u], k + " is already used by " + seen[k]);
+      const k = u + " " + v;
+      if (seen[k]) add(p, f + "." + u, k + " is already used by " + seen[k]);
       seen[k] = f;
     }
-  }
+  });
 }
 
 /**
@@ -199,7 +188,10 @@ export function validateConfig(c: unknown): string[] {
   if (!isObject(c)) return ["config: must be a JSON object"];
   const p: string[] = [];
   const id = [isTopicId, "1-" + TOPIC_ID_MAX + ID];
-  const pin = [(v: unknown) => typeof v === "string" && PIN_RE.test(v), "a pin name such as D5, A0 or B12"];
+  // Espruino's regular expressions have no `?` or `{n,m}` (tools/build/subset.ts):
+  // alternatives are written out. A pin name as Espruino boards use them: A0-H15, D0-D47, LED1-3, BTN, BTN1-3.
+  const pin = [(v: unknown) => typeof v === "string" && /^([A-H][0-9]|[A-H]1[0-5]|D[1-3][0-9]|D4[0-7]|LED[1-3]|BTN|BTN[1-3])$/.test(v), "a pin name such as D5, A0 or B12"];
+  const s3600 = [0, 3600, "s"];
   const seen: Obj = {};
   // Noted while the relays are checked: a client's relay is 0..lastRelay (none when there are no relays).
   let lastRelay = -1;
@@ -207,7 +199,7 @@ export function validateConfig(c: unknown): string[] {
   // A client's meter is one with role "sub", or -1 for none.
   const subs = [-1];
   checkRecord(p, c, "", {
-    board: [BOARDS],
+    board: [["ESP32", "ESPRUINO_WIFI", "NRF52"]],
     gridId: id,
     routerId: id,
     fuseLimitW: [100, 100000, "W"],
@@ -223,17 +215,17 @@ export function validateConfig(c: unknown): string[] {
     broker: [],
     telemetryS: [60, 86400, "s", 1],
   });
-  checkList(p, c, "relays", MAX_RELAYS, (r, i) => {
+  checkList(p, c, "relays", 16, (r, i) => {
     lastRelay = i;
     if (r.bootOn === true && isInt(r.ratedW)) bootW += r.ratedW;
-    return { name: id, pin: pin, ratedW: [1, 50000, "W"], bootOn: [[true, false]], minOnS: [0, 3600, "s"], minOffS: [0, 3600, "s"] };
+    return { name: id, pin: pin, ratedW: [1, 50000, "W"], bootOn: [[true, false]], minOnS: s3600, minOffS: s3600 };
   }, seen, ["pin"]);
-  checkList(p, c, "meters", MAX_METERS, (m, i) => {
+  checkList(p, c, "meters", 8, (m, i) => {
     if (m.role === "sub") subs.push(i);
     return {
       name: id,
       pin: pin,
-      pulsesPerKwh: [1, 100000, "impulses per kWh (see the meter's label)"],
+      pulsesPerKwh: [1, 100000, "imp/kWh (see the meter's label)"],
       role: [METER_ROLES],
       minWidthMs: [1, 1000, "ms"],
       // Below minWidthMs, or real pulses are filtered out.
@@ -241,11 +233,11 @@ export function validateConfig(c: unknown): string[] {
     };
   }, seen, ["pin"]);
   if (c.clients !== undefined) {
-    checkList(p, c, "clients", MAX_CLIENTS, (cl) => ({
+    checkList(p, c, "clients", 16, (cl) => ({
       // A client's name travels in pairing reports.
-      name: [(v: unknown) => isTopicId(v as string) && (v as string).length <= 16, "1-16" + ID],
+      name: [(v: string) => isTopicId(v) && v.length <= 16, "1-16" + ID],
       kind: [CLIENT_KINDS],
-      relay: [0, lastRelay, lastRelay < 0 ? "(a relay's index, and there are no relays)" : "(a relay's index)"],
+      relay: [0, lastRelay, "(a relay's index)"],
       meter: [subs, " (a sub meter's index, or -1 for none)"],
       priority: [0, 7, "(0 most important)"],
       // Only a thermal client has a standing request.
@@ -254,7 +246,7 @@ export function validateConfig(c: unknown): string[] {
   }
   if (c.broker !== undefined) {
     checkRecord(p, c.broker, "broker", {
-      host: [(v: unknown) => typeof v === "string" && v.length <= 64 && HOST_RE.test(v), "a host name or IPv4 address"],
+      host: [(v: unknown) => typeof v === "string" && v.length <= 64 && /^[A-Za-z0-9.-]+$/.test(v), "a host name or IPv4 address"],
       port: [1, 65535, "(a TCP port)"],
       keepAliveS: [10, 3600, "s"],
     });

@@ -12,13 +12,16 @@
 //   | UP         | CONNACK 0 received                  | PINGREQ, silence (1.5 keep-alive), |
 //   |            |                                     | retry of the oldest QoS 1 publish |
 // Any error (socket closed, parser error, refusal, timeout) goes to WAIT.
+// tick() both acts on a deadline that has come (when the timer fired) and
+// sets the timer for the state's next one, so the two cannot disagree.
 //
 // QoS 1 out ([MQTT-4.3.2], [MQTT-4.4.0-1]): publish() encodes the frame once
-// and keeps it in a ring of maxQueue slots until its PUBACK. Frames go out in
-// queue order, at most maxInFlight unacknowledged at a time. When a
-// connection ends, every frame written on it gets its DUP bit set ([3.3.1.1])
-// and is written again, same packet id, after the next CONNACK and before any
-// frame never sent. While connected, a frame unacknowledged for retryMs is
+// and keeps it in a queue of at most maxQueue entries until its PUBACK.
+// Frames go out in queue order, at most maxInFlight unacknowledged at a time,
+// so the entries written on this connection are always the queue's first
+// ones. When a connection ends, every frame written on it gets its DUP bit
+// set ([3.3.1.1]) and is written again, same packet id, after the next
+// CONNACK and before any frame never sent. While connected, a frame unacknowledged for retryMs is
 // written again with DUP.
 //
 // The session is persistent (cleanSession 0, [3.1.2.4]): the broker keeps
@@ -29,18 +32,17 @@
 import type { Clock, Socket, SocketOptions } from "../hal/types";
 import {
   encodeConnect,
-  encodeDisconnect,
-  encodePingreq,
   encodePuback,
   encodePublish,
   encodeSubscribe,
+  encodeDisconnect,
+  encodePingreq,
   MQTT_CONNACK,
   MQTT_PUBACK,
   MQTT_PUBLISH,
   MQTT_SUBACK,
   MqttParser,
 } from "../protocol/mqtt";
-import type { MqttPacket, MqttPublish } from "../protocol/mqtt";
 
 export interface LinkOptions {
   clock: Clock;
@@ -50,16 +52,13 @@ export interface LinkOptions {
   port: number;
   /** ASCII, not empty (a persistent session needs an id [MQTT-3.1.3-7]). */
   clientId: string;
-  username?: string;
-  /** Bytes as char codes 0..255; only with a username. */
-  password?: string;
   /** 1..65535 s: a PINGREQ when nothing was sent (or heard) for this long. */
   keepAliveS: number;
   /** Last will, QoS 1, retained: e.g. the status topic with "offline". */
   will: { topic: string; payload: Uint8Array };
   /** Published retained (QoS 1) right after every CONNACK: e.g. the status topic with "online". */
   online: { topic: string; payload: Uint8Array };
-  /** Topic filters subscribed at QoS 1 after every CONNACK. */
+  /** Topic filters subscribed at QoS 1 after every CONNACK; at least one. */
   subscriptions: string[];
   /** The largest frame (Remaining Length) accepted from the broker; a bigger one drops the connection. */
   maxFrameBytes: number;
@@ -115,7 +114,6 @@ export const LINK_HANDLER_ERRORS = 9;
 export const LINK_SUB_REFUSED = 10;
 /** publish() calls refused: QoS 1 queue full, QoS 0 while down, or a topic or payload that cannot be encoded. */
 export const LINK_PUB_REFUSED = 11;
-const LINK_COUNTS = 12;
 
 /** Default limit for TCP connect plus CONNACK. */
 export const LINK_CONNECT_TIMEOUT_MS = 10000;
@@ -143,13 +141,8 @@ export function backoffMs(n: number, minMs: number, maxMs: number, r: number): n
   return half + Math.floor(r * (d - half));
 }
 
-function check(ok: boolean, field: string, got: unknown): void {
-  if (!ok) throw new Error("Link: bad " + field + ": " + got);
-}
-
-function isWhole(v: number, min: number, max: number): boolean {
-  return typeof v === "number" && Math.floor(v) === v && v >= min && v <= max;
-}
+/** A queued QoS 1 message: the encoded PUBLISH, its packet id, when it was last written on this connection (-1: not on this one). */
+type Entry = [Uint8Array, number, number];
 
 export class Link {
   /** Counters, indexed by the LINK_ constants. */
@@ -162,93 +155,70 @@ export class Link {
   /** One options object for every connection: handlers made once, not per connect. */
   private readonly sockOpts: SocketOptions;
   private readonly onTimer: () => void;
-  private readonly subQos: number[];
   /** CONNECT with cleanSession 0 and the will (QoS 1, retained): the same for every connection. */
   private readonly connectFrame: Uint8Array;
   private readonly keepAliveMs: number;
-  private readonly maxQueue: number;
-  private readonly window: number;
+  /** maxInFlight (default maxQueue). */
+  private readonly win: number;
   private readonly connectTimeoutMs: number;
-  private state = IDLE;
-  private sock: Socket | null = null;
-  /** Goes up whenever a connection ends, so a handler can tell that the one it served is gone. */
-  private gen = 0;
-  /** Attempts since the last session that lasted backoffMaxMs (the back-off exponent). */
-  private tries = 0;
-  /** WAIT: when to connect again. */
-  private dueMs = 0;
-  private attemptMs = 0;
-  private upSinceMs = 0;
-  private lastInMs = 0;
-  private lastOutMs = 0;
-  /** A PINGREQ went out and nothing came back yet. */
-  private pinging = false;
+  /** The QoS 1 queue, oldest first; an acknowledged message leaves at once (a PUBACK out of order closes the gap). */
+  private readonly q: Entry[];
+  /** IDLE, WAIT, OPENING, CONNECTING or UP. */
+  private st = IDLE;
+  private nextId = 1;
   /** When the timer fires, -1 when none is set. */
   private timerDueMs = -1;
-  private timer = 0;
-  private nextId = 1;
-  /** Packet ids awaiting their answer on this connection (0: none): the online PUBLISH, the SUBSCRIBE. */
-  private onlineId = 0;
-  private subId = 0;
-  // The QoS 1 ring, oldest first from qHead for qLen slots: slot i holds an
-  // encoded PUBLISH, its packet id, and when it was last written on this
-  // connection (-1: not on this one). An acknowledged message leaves at once
-  // (a PUBACK out of order closes the gap), so qLen messages are held.
-  private readonly qFrame: (Uint8Array | undefined)[];
-  private readonly qId: Uint16Array;
-  private readonly qSentMs: Float64Array;
-  private qHead = 0;
-  private qLen = 0;
-  private inFlight = 0;
+  // Declared only: each is set before it is read. The connection's socket
+  // also tells a handler whether the connection it served is still the one.
+  declare private sock: Socket | null;
+  /** Attempts since the last session that lasted backoffMaxMs (the back-off exponent). */
+  declare private tries: number;
+  /** WAIT: when to connect again. */
+  declare private dueMs: number;
+  declare private attemptMs: number;
+  declare private upSinceMs: number;
+  declare private lastInMs: number;
+  declare private lastOutMs: number;
+  /** A PINGREQ went out and nothing came back yet. */
+  declare private pinging: boolean;
+  declare private timer: number;
+  /** Packet ids awaiting their answer on this connection (0 or unset: none): the online PUBLISH, the SUBSCRIBE. */
+  declare private onlineId: number;
+  declare private subId: number;
 
   constructor(o: LinkOptions) {
-    check(isWhole(o.keepAliveS, 1, 65535), "keepAliveS", o.keepAliveS);
-    check(isWhole(o.maxQueue, 1, 1000), "maxQueue", o.maxQueue);
-    check(o.maxInFlight === undefined || isWhole(o.maxInFlight, 1, o.maxQueue), "maxInFlight", o.maxInFlight);
-    check(o.backoffMinMs > 0 && o.backoffMaxMs >= o.backoffMinMs, "backoffMinMs/backoffMaxMs", o.backoffMinMs + "/" + o.backoffMaxMs);
-    check(o.retryMs >= 0, "retryMs", o.retryMs);
-    check(o.clientId.length > 0, "clientId", o.clientId);
-    check(o.subscriptions.length < 256, "subscriptions", o.subscriptions.length);
     this.o = o;
     this.clock = o.clock;
-    this.counts = new Uint32Array(LINK_COUNTS);
+    this.counts = new Uint32Array(LINK_PUB_REFUSED + 1);
     this.parser = new MqttParser(o.maxFrameBytes);
     this.keepAliveMs = o.keepAliveS * 1000;
-    this.maxQueue = o.maxQueue;
-    this.window = o.maxInFlight === undefined ? o.maxQueue : o.maxInFlight;
-    this.connectTimeoutMs = o.connectTimeoutMs === undefined ? LINK_CONNECT_TIMEOUT_MS : o.connectTimeoutMs;
-    this.subQos = [];
-    for (let k = 0; k < o.subscriptions.length; k++) this.subQos.push(1);
-    this.connectFrame = encodeConnect({
-      clientId: o.clientId,
-      keepAliveS: o.keepAliveS,
-      cleanSession: false,
-      username: o.username,
-      password: o.password,
-      will: { topic: o.will.topic, payload: o.will.payload, qos: 1, retain: true },
-    });
-    // Whatever goes out after every CONNACK must encode, or the session could never work.
-    check(this.connectFrame.length > 0, "clientId, username, password or will", o.clientId);
-    check(encodePublish(o.online.topic, o.online.payload, 1, 1, false, true).length > 0, "online", o.online.topic);
-    check(!o.subscriptions.length || encodeSubscribe(1, o.subscriptions, this.subQos).length > 0, "subscriptions", o.subscriptions);
-    // Sparse: Espruino stores only the slots that hold a frame.
-    this.qFrame = [];
-    this.qId = new Uint16Array(o.maxQueue);
-    this.qSentMs = new Float64Array(o.maxQueue);
-    for (let k = 0; k < o.maxQueue; k++) this.qSentMs[k] = -1;
+    this.win = o.maxInFlight || o.maxQueue;
+    this.connectTimeoutMs = o.connectTimeoutMs || LINK_CONNECT_TIMEOUT_MS;
+    this.q = [];
+    this.connectFrame = encodeConnect(o.clientId, o.keepAliveS, o.will.topic, o.will.payload);
+    // Whatever goes out after every CONNACK must encode, or the session could
+    // never work. (The encoders check the ids, topics and keep-alive range.)
+    if (
+      !(o.keepAliveS >= 1 && o.maxQueue >= 1 && o.maxQueue <= 1000 && this.win <= o.maxQueue && o.backoffMinMs > 0 && o.backoffMaxMs >= o.backoffMinMs && o.retryMs >= 0) ||
+      !this.connectFrame.length ||
+      !encodePublish(o.online.topic, o.online.payload, 1, 1, false, true).length ||
+      !encodeSubscribe(1, o.subscriptions, 1).length
+    ) {
+      throw new Error("Link: bad options");
+    }
     this.sockOpts = {
       host: o.host,
       port: o.port,
       onConnect: () => this.connected(),
-      onData: (d) => this.data(d),
+      onData: (d) => this.rx(d),
       onClose: () => this.closed(),
     };
-    this.onTimer = () => this.tick();
+    this.onTimer = () => this.tick(true);
   }
 
   /** Connects now, and reconnects after every loss until close(). */
   start(): void {
-    if (this.state !== IDLE) return;
+    if (this.st) return;
     this.tries = 0;
     this.open();
   }
@@ -259,10 +229,11 @@ export class Link {
    * QoS 1 messages stay queued; start() sends them again.
    */
   close(): void {
-    if (this.state === IDLE) return;
-    const said = this.state >= CONNECTING;
-    this.state = IDLE;
-    this.cancelTimer();
+    const said = this.st >= CONNECTING;
+    if (!this.st) return;
+    this.st = IDLE;
+    if (this.timerDueMs >= 0) this.clock.clearTimeout(this.timer);
+    this.timerDueMs = -1;
     this.release(said);
   }
 
@@ -273,36 +244,29 @@ export class Link {
    * (returns 0). The payload is copied.
    */
   publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain?: boolean): number {
-    const keep = retain === true;
-    if (qos !== 1) {
-      const f0 = this.state === UP ? encodePublish(topic, payload, 0, 0, false, keep) : null;
-      if (!f0 || !f0.length || !this.send(f0)) return this.refuse();
-      return 1;
+    // Packet id 0 (a full queue) makes a QoS 1 frame empty; QoS 0 ignores it.
+    const id = !qos ? 1 : this.q.length < this.o.maxQueue ? this.allocId() : 0;
+    const f = encodePublish(topic, payload, qos, id, false, !!retain);
+    if (f.length) {
+      if (qos) {
+        this.q.push([f, id, -1]);
+        this.pump();
+        return id;
+      }
+      if (this.st === UP && this.send(f)) return 1;
     }
-    if (this.qLen >= this.maxQueue) return this.refuse();
-    const id = this.allocId();
-    const f = encodePublish(topic, payload, 1, id, false, keep);
-    if (!f.length) return this.refuse();
-    const i = (this.qHead + this.qLen) % this.maxQueue;
-    this.qFrame[i] = f;
-    this.qId[i] = id;
-    this.qSentMs[i] = -1;
-    this.qLen++;
-    if (this.state === UP) {
-      this.pump();
-      this.arm();
-    }
-    return id;
+    this.counts[LINK_PUB_REFUSED]++;
+    return 0;
   }
 
   /** Whether the session is up (CONNACK accepted and the connection open). */
   isUp(): boolean {
-    return this.state === UP;
+    return this.st === UP;
   }
 
   /** QoS 1 messages not yet acknowledged (in flight or waiting). */
   queued(): number {
-    return this.qLen;
+    return this.q.length;
   }
 
   /** Frames the parser refused, by reason (index MQTT_E_*), across connections. */
@@ -310,17 +274,11 @@ export class Link {
     return this.parser.refused;
   }
 
-  private refuse(): number {
-    this.counts[LINK_PUB_REFUSED]++;
-    return 0;
-  }
-
   // --- connection ----------------------------------------------------------
 
   private open(): void {
-    const gen = this.gen;
     let s: Socket | null;
-    this.state = OPENING;
+    this.st = OPENING;
     this.attemptMs = this.clock.nowMs();
     this.counts[LINK_ATTEMPTS]++;
     try {
@@ -328,127 +286,95 @@ export class Link {
     } catch {
       s = null;
     }
-    // A connect that failed at once, or whose socket closed before connect() returned.
-    if (!s || gen !== this.gen || this.state !== OPENING) {
+    // A connect that failed at once, or whose socket closed before connect()
+    // returned (closed() has moved on to WAIT then).
+    if (!s || this.st !== OPENING) {
       if (s) this.closeSocket(s);
-      if (this.state === OPENING) this.drop();
+      if (this.st === OPENING) this.drop();
       return;
     }
     this.sock = s;
-    this.arm();
+    this.tick();
   }
 
   private connected(): void {
-    if (this.state !== OPENING) return;
-    this.state = CONNECTING;
+    if (this.st !== OPENING) return;
+    this.st = CONNECTING;
     this.lastInMs = this.clock.nowMs();
     this.send(this.connectFrame);
   }
 
-  private data(d: Uint8Array): void {
-    if (this.state < CONNECTING) return;
-    const gen = this.gen;
-    const parser = this.parser;
+  private rx(d: Uint8Array): void {
+    const s = this.sock, parser = this.parser, o = this.o;
+    if (this.st < CONNECTING) return;
     this.counts[LINK_BYTES_IN] += d.length;
     this.lastInMs = this.clock.nowMs();
     this.pinging = false;
     parser.push(d);
-    for (;;) {
-      const p = parser.next();
-      if (!p) break;
-      this.handle(p);
-      if (gen !== this.gen) return;
+    // Packet by packet while the connection they came on lasts.
+    for (let p = parser.next(); p && s === this.sock; p = parser.next()) {
+      if (p.t === MQTT_CONNACK && this.st === CONNECTING) {
+        if (p.rc) {
+          this.refusedCode = p.rc;
+          this.drop(LINK_REFUSED);
+          continue;
+        }
+        // CONNACK accepted: online, subscriptions, then the QoS 1 queue in order.
+        this.st = UP;
+        this.upSinceMs = this.clock.nowMs();
+        this.counts[LINK_CONNECTS]++;
+        this.onlineId = this.allocId();
+        this.send(encodePublish(o.online.topic, o.online.payload, 1, this.onlineId, false, true));
+        this.subId = this.allocId();
+        this.send(encodeSubscribe(this.subId, o.subscriptions, 1));
+        this.pump();
+        if (s === this.sock) this.safely(o.onState, true);
+      }
+      // Nothing but one CONNACK may come first [MQTT-3.2.0-1], and nothing else before it.
+      else if (this.st !== UP || p.t === MQTT_CONNACK) this.drop(LINK_BAD_FRAMES);
+      // QoS 0 at once; QoS 1 PUBACKed after onMessage returns.
+      else if (p.t === MQTT_PUBLISH) {
+        if (this.safely(o.onMessage, p.topic, p.payload) && p.q && s === this.sock) this.send(encodePuback(p.id));
+      } else if (p.t === MQTT_PUBACK) this.acked(p.id);
+      else if (p.t === MQTT_SUBACK && p.id === this.subId) {
+        this.subId = 0;
+        for (let k = 0; k < p.granted.length; k++) if (p.granted[k] === 0x80) this.counts[LINK_SUB_REFUSED]++;
+      }
+      // PINGRESP: the broker is alive, as noted above.
     }
     // The stream is out of sync: nothing after a bad frame can be trusted [MQTT-4.8.0-1].
-    if (parser.error) this.badFrame();
+    if (s === this.sock && parser.error) this.drop(LINK_BAD_FRAMES);
   }
 
   private closed(): void {
-    if (this.state < OPENING) return;
+    if (this.st < OPENING) return;
     this.sock = null;
     this.drop();
   }
 
-  private handle(p: MqttPacket): void {
-    if (p.t === MQTT_CONNACK) {
-      if (this.state !== CONNECTING) this.badFrame();
-      else if (p.rc) {
-        this.refusedCode = p.rc;
-        this.counts[LINK_REFUSED]++;
-        this.drop();
-      } else this.up();
-      return;
-    }
-    // Nothing but CONNACK may come first [MQTT-3.2.0-1].
-    if (this.state !== UP) this.badFrame();
-    else if (p.t === MQTT_PUBLISH) this.deliver(p);
-    else if (p.t === MQTT_PUBACK) this.acked(p.id);
-    else if (p.t === MQTT_SUBACK) {
-      if (p.id !== this.subId) return;
-      this.subId = 0;
-      for (let k = 0; k < p.granted.length; k++) if (p.granted[k] === 0x80) this.counts[LINK_SUB_REFUSED]++;
-    }
-    // PINGRESP: data() has noted that the broker is alive.
-  }
-
-  /** CONNACK accepted: online, subscriptions, then the QoS 1 queue in order. */
-  private up(): void {
-    const gen = this.gen;
-    const o = this.o;
-    this.state = UP;
-    this.upSinceMs = this.clock.nowMs();
-    this.counts[LINK_CONNECTS]++;
-    this.onlineId = this.allocId();
-    this.send(encodePublish(o.online.topic, o.online.payload, 1, this.onlineId, false, true));
-    if (o.subscriptions.length && this.state === UP) {
-      this.subId = this.allocId();
-      this.send(encodeSubscribe(this.subId, o.subscriptions, this.subQos));
-    }
-    this.pump();
-    if (gen !== this.gen) return;
-    this.arm();
-    this.notify(true);
-  }
-
-  /** QoS 0 at once; QoS 1 PUBACKed after onMessage returns. */
-  private deliver(p: MqttPublish): void {
-    const gen = this.gen;
-    try {
-      this.o.onMessage(p.topic, p.payload);
-    } catch {
-      this.counts[LINK_HANDLER_ERRORS]++;
-      return;
-    }
-    if (p.q && gen === this.gen) this.send(encodePuback(p.id));
-  }
-
-  private badFrame(): void {
-    this.counts[LINK_BAD_FRAMES]++;
-    this.drop();
-  }
-
   /**
-   * The connection is lost: back off, then connect again. The back-off
-   * resets only after a session that lasted backoffMaxMs, not on CONNACK: a
-   * broker that accepts and then drops the router at once (overloaded, or
-   * refusing something the router sends right after CONNACK) would
-   * otherwise see it every backoffMinMs; this way a flapping session costs
-   * one connection per back-off, and a long good one reconnects fast.
+   * The connection is lost (counted under reason, a LINK_ index, when given):
+   * back off, then connect again. The back-off resets only after a session
+   * that lasted backoffMaxMs, not on CONNACK: a broker that accepts and then
+   * drops the router at once (overloaded, or refusing something the router
+   * sends right after CONNACK) would otherwise see it every backoffMinMs;
+   * this way a flapping session costs one connection per back-off, and a
+   * long good one reconnects fast.
    */
-  private drop(): void {
-    const wasUp = this.state === UP;
-    const now = this.clock.nowMs();
+  private drop(reason?: number): void {
+    const wasUp = this.st === UP, now = this.clock.nowMs(), o = this.o;
+    if (reason) this.counts[reason]++;
     // WAIT first: a socket that reported its close from inside close() finds nothing to drop.
-    this.state = WAIT;
+    this.st = WAIT;
     this.release(false);
     if (wasUp) {
       this.counts[LINK_DROPS]++;
-      if (now - this.upSinceMs >= this.o.backoffMaxMs) this.tries = 0;
+      if (now - this.upSinceMs >= o.backoffMaxMs) this.tries = 0;
     }
-    this.dueMs = now + backoffMs(this.tries, this.o.backoffMinMs, this.o.backoffMaxMs, this.o.random());
+    this.dueMs = now + backoffMs(this.tries, o.backoffMinMs, o.backoffMaxMs, o.random());
     if (this.tries < 32) this.tries++;
-    this.arm();
-    if (wasUp) this.notify(false);
+    this.tick();
+    if (wasUp) this.safely(o.onState, false);
   }
 
   /**
@@ -459,9 +385,8 @@ export class Link {
    * receiver [3.3.1.1], which handles a QoS 1 PUBLISH the same either way.)
    */
   private release(disconnect: boolean): void {
-    const s = this.sock;
+    const s = this.sock, q = this.q;
     this.sock = null;
-    this.gen++;
     if (s) {
       if (disconnect) {
         try {
@@ -474,15 +399,11 @@ export class Link {
       this.closeSocket(s);
     }
     this.parser.reset();
-    this.onlineId = 0;
-    this.subId = 0;
+    this.onlineId = this.subId = 0;
     this.pinging = false;
-    this.inFlight = 0;
-    for (let k = 0; k < this.qLen; k++) {
-      const i = (this.qHead + k) % this.maxQueue;
-      const f = this.qFrame[i];
-      if (f && this.qSentMs[i] >= 0) f[0] |= 8;
-      this.qSentMs[i] = -1;
+    for (let k = 0; k < q.length; k++) {
+      if (q[k][2] >= 0) q[k][0][0] |= 8;
+      q[k][2] = -1;
     }
   }
 
@@ -509,171 +430,105 @@ export class Link {
     return true;
   }
 
-  private notify(up: boolean): void {
-    const f = this.o.onState;
-    if (!f) return;
+  /** Calls a handler; false (counted) when it threw. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  private safely(f: ((a: any, b?: any) => void) | undefined, a: unknown, b?: unknown): boolean {
     try {
-      f(up);
+      if (f) f(a, b);
+      return true;
     } catch {
       this.counts[LINK_HANDLER_ERRORS]++;
+      return false;
     }
   }
 
   // --- QoS 1 queue ---------------------------------------------------------
 
-  /** Writes frames not yet on this connection, in queue order, within the window. */
+  /** Writes frames not yet on this connection, in queue order, within the window; then sets the timer (for their retry). */
   private pump(): void {
-    const n = this.maxQueue;
-    for (let k = 0; k < this.qLen && this.inFlight < this.window && this.state === UP; k++) {
-      const i = (this.qHead + k) % n;
-      const f = this.qFrame[i];
-      if (!f || this.qSentMs[i] >= 0) continue;
-      if (f[0] & 8) this.counts[LINK_RETRANSMITS]++;
-      this.qSentMs[i] = this.clock.nowMs();
-      this.inFlight++;
-      this.send(f);
+    const q = this.q;
+    for (let k = 0; k < q.length && k < this.win && this.st === UP; k++) {
+      if (q[k][2] >= 0) continue;
+      if (q[k][0][0] & 8) this.counts[LINK_RETRANSMITS]++;
+      q[k][2] = this.clock.nowMs();
+      this.send(q[k][0]);
     }
+    this.tick();
   }
 
   private acked(id: number): void {
-    const n = this.maxQueue;
+    const q = this.q, s = this.sock;
+    let k = 0;
     if (id === this.onlineId) {
       this.onlineId = 0;
       return;
     }
-    // Only for a frame written on this connection; any other id is stale.
-    let k = 0;
-    while (k < this.qLen && (this.qId[(this.qHead + k) % n] !== id || this.qSentMs[(this.qHead + k) % n] < 0)) k++;
-    if (k === this.qLen) return;
-    const h = this.qHead;
-    this.inFlight--;
-    if (k === 0) {
-      // In order, as a broker acknowledges [MQTT-4.6.0-2]: the ring starts one further.
-      delete this.qFrame[h];
-      this.qSentMs[h] = -1;
-      this.qHead = (h + 1) % n;
-    } else {
-      // Out of order: the newer messages move up one slot.
-      for (; k < this.qLen - 1; k++) {
-        const i = (h + k) % n, j = (i + 1) % n;
-        this.qFrame[i] = this.qFrame[j];
-        this.qId[i] = this.qId[j];
-        this.qSentMs[i] = this.qSentMs[j];
-      }
-      const last = (h + this.qLen - 1) % n;
-      delete this.qFrame[last];
-      this.qSentMs[last] = -1;
-    }
-    this.qLen--;
-    const f = this.o.onAcked;
-    if (f) {
-      const gen = this.gen;
-      try {
-        f(id);
-      } catch {
-        this.counts[LINK_HANDLER_ERRORS]++;
-      }
-      if (gen !== this.gen) return;
-    }
-    this.pump();
+    // Only for a frame written on this connection (the queue's first ones); any other id is stale.
+    while (k < q.length && q[k][2] >= 0 && q[k][1] !== id) k++;
+    if (k === q.length || q[k][2] < 0) return;
+    q.splice(k, 1);
+    this.safely(this.o.onAcked, id);
+    if (s === this.sock) this.pump();
   }
 
   /** The next packet id, 1..65535 wrapping, skipping ids still awaiting an answer [MQTT-2.3.1-2]. */
   private allocId(): number {
+    const q = this.q;
     for (;;) {
       const id = this.nextId;
+      let k = 0;
       this.nextId = id >= 65535 ? 1 : id + 1;
-      if (!this.inUse(id)) return id;
+      while (k < q.length && q[k][1] !== id) k++;
+      if (k === q.length && id !== this.onlineId && id !== this.subId) return id;
     }
-  }
-
-  private inUse(id: number): boolean {
-    if (id === this.onlineId || id === this.subId) return true;
-    for (let k = 0; k < this.qLen; k++) if (this.qId[(this.qHead + k) % this.maxQueue] === id) return true;
-    return false;
   }
 
   // --- the timer -----------------------------------------------------------
 
-  /** The earliest deadline of the current state, or -1. */
-  private nextDueMs(): number {
-    const s = this.state;
-    if (s === WAIT) return this.dueMs;
-    if (s === OPENING || s === CONNECTING) return this.attemptMs + this.connectTimeoutMs;
-    if (s !== UP) return -1;
-    const ka = this.keepAliveMs;
-    let due = Math.min(this.lastInMs + ka + ka / 2, this.lastOutMs + ka);
-    if (!this.pinging) due = Math.min(due, this.lastInMs + ka);
-    if (this.o.retryMs > 0) {
-      for (let k = 0; k < this.qLen; k++) {
-        const i = (this.qHead + k) % this.maxQueue;
-        if (this.qFrame[i] && this.qSentMs[i] >= 0) due = Math.min(due, this.qSentMs[i] + this.o.retryMs);
-      }
-    }
-    return due;
-  }
-
   /**
-   * Sets the timer for the state's earliest deadline unless it already fires
-   * sooner. A timer that fires early finds nothing due and sets itself again,
-   * so deadlines that move later (lastInMs, lastOutMs) need no re-arming.
-   */
-  private arm(): void {
-    const due = this.nextDueMs();
-    if (due < 0 || (this.timerDueMs >= 0 && this.timerDueMs <= due)) return;
-    this.cancelTimer();
-    const wait = due - this.clock.nowMs();
-    this.timerDueMs = due;
-    this.timer = this.clock.setTimeout(this.onTimer, wait > 0 ? wait : 0);
-  }
-
-  private cancelTimer(): void {
-    if (this.timerDueMs < 0) return;
-    this.clock.clearTimeout(this.timer);
-    this.timerDueMs = -1;
-  }
-
-  private tick(): void {
-    this.timerDueMs = -1;
-    const now = this.clock.nowMs();
-    const s = this.state;
-    if (s === WAIT) {
-      if (now >= this.dueMs) this.open();
-    } else if (s === OPENING || s === CONNECTING) {
-      if (now - this.attemptMs >= this.connectTimeoutMs) {
-        this.counts[LINK_TIMEOUTS]++;
-        this.drop();
-      }
-    } else if (s === UP) this.keepAlive(now);
-    this.arm();
-  }
-
-  /**
+   * fire (the timer's call): does what is due in the current state.
+   * Always: sets the timer for the state's earliest deadline unless it
+   * already fires sooner. A timer that fires early finds nothing due and
+   * sets itself again, so deadlines that move later (lastInMs, lastOutMs)
+   * need no re-arming.
+   *
    * Keep-alive [3.1.2.10]: PINGREQ when nothing was written for keepAliveS,
    * or nothing heard (so a router that only publishes QoS 0 still hears the
    * broker); a broker silent for 1.5 keep-alives is gone. Then the retries.
    */
-  private keepAlive(now: number): void {
-    const ka = this.keepAliveMs;
-    if (now - this.lastInMs >= ka + ka / 2) {
-      this.counts[LINK_TIMEOUTS]++;
-      this.drop();
-      return;
+  private tick(fire?: boolean): void {
+    const now = this.clock.nowMs(), s = this.st, ka = this.keepAliveMs, retryMs = this.o.retryMs, q = this.q;
+    let due = s === WAIT ? this.dueMs : this.attemptMs + this.connectTimeoutMs;
+    if (fire) this.timerDueMs = -1;
+    if (!s) return;
+    if (s < UP) {
+      if (fire && now >= due) {
+        if (s === WAIT) this.open();
+        else this.drop(LINK_TIMEOUTS);
+        return;
+      }
+    } else {
+      if (fire && now - this.lastInMs >= ka * 1.5) return this.drop(LINK_TIMEOUTS);
+      if (fire && (now - this.lastOutMs >= ka || (!this.pinging && now - this.lastInMs >= ka))) {
+        this.pinging = true;
+        if (!this.send(encodePingreq())) return;
+      }
+      // Pinging: only silence is left to wait for on the read side.
+      due = Math.min(this.lastInMs + (this.pinging ? ka * 1.5 : ka), this.lastOutMs + ka);
+      // The frames written on this connection are the queue's first ones.
+      for (let k = 0; retryMs && k < q.length && q[k][2] >= 0; k++) {
+        if (fire && now - q[k][2] >= retryMs) {
+          q[k][0][0] |= 8;
+          q[k][2] = now;
+          this.counts[LINK_RETRANSMITS]++;
+          if (!this.send(q[k][0])) return;
+        }
+        due = Math.min(due, q[k][2] + retryMs);
+      }
     }
-    if (now - this.lastOutMs >= ka || (!this.pinging && now - this.lastInMs >= ka)) {
-      this.pinging = true;
-      if (!this.send(encodePingreq())) return;
-    }
-    const retryMs = this.o.retryMs;
-    if (!retryMs) return;
-    for (let k = 0; k < this.qLen && this.state === UP; k++) {
-      const i = (this.qHead + k) % this.maxQueue;
-      const f = this.qFrame[i];
-      if (!f || this.qSentMs[i] < 0 || now - this.qSentMs[i] < retryMs) continue;
-      f[0] |= 8;
-      this.qSentMs[i] = now;
-      this.counts[LINK_RETRANSMITS]++;
-      this.send(f);
-    }
+    if (this.timerDueMs >= 0 && this.timerDueMs <= due) return;
+    if (this.timerDueMs >= 0) this.clock.clearTimeout(this.timer);
+    this.timerDueMs = due;
+    this.timer = this.clock.setTimeout(this.onTimer, due > now ? due - now : 0);
   }
 }

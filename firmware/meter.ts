@@ -43,7 +43,8 @@ export interface PulseMeterOptions {
   saveThresholdWh: number;
 }
 
-// Record layout, little-endian uint32 words:
+// Record layout, uint32 words in the board's byte order (little-endian on
+// every Espruino board, as on the hosts the tests run on):
 //   | word      | field                                                  |
 //   | 0         | layout version (METER_RECORD_VERSION)                  |
 //   | 1         | input count n                                          |
@@ -51,6 +52,7 @@ export interface PulseMeterOptions {
 //   | 3 + 3i    | input i: pulses (a 32-bit counter, wraps at 2^32)      |
 //   | 4 + 3i    | input i: Wh (the monotonic total)                      |
 //   | 5 + 3i    | input i: remainder, Wh * pulsesPerKwh units (< ppk)    |
+// The meter counts in the record itself: a save writes it as it is.
 // Words 0-2 keep their meaning in every version, so the boot count carries
 // over any layout change. What is restored from a record that does not fit
 // the configuration:
@@ -65,138 +67,103 @@ export interface PulseMeterOptions {
 //     replaced by one with another constant): its whole Wh are carried, so
 //     the total never goes back.
 export const METER_RECORD_VERSION = 1;
-const HEADER_WORDS = 3;
-const WORDS_PER_INPUT = 3;
 /** ms * W per Wh: P[W] = (1000 / ppk) Wh * 3600000 / dt[ms]. */
 const MS_W_PER_KWH = 3600000000;
 
-function check(ok: boolean, field: string, msg: string, got: unknown): void {
-  if (!ok) throw new Error("PulseMeter: " + field + ": " + msg + "; got " + got);
-}
-
-function isWhole(v: unknown, min: number, max: number): boolean {
-  return typeof v === "number" && Math.floor(v) === v && v >= min && v <= max;
-}
-
+/**
+ * The options are not checked here: the router builds the meter only from a
+ * configuration validateConfig accepted (firmware/config.ts: whole
+ * pulsesPerKwh, minWidthMs, debounceMs and meterSaveWh in range).
+ */
 export class PulseMeter {
-  private boots = 0;
-  private failedSaves = 0;
-  private lastError = 0;
-  private readonly clock: Clock;
+  /** Saves that failed since boot (the records' code is in lastSaveError). */
+  saveErrors = 0;
+  /** The code of the latest save when it failed (such as REC_FULL), 0 when it succeeded. */
+  lastSaveError = 0;
+  private readonly clk: Clock;
   private readonly records: RecordStore;
   private readonly thresholdWh: number;
-  private readonly n: number;
-  private readonly watches: EdgeInput[] = [];
   private readonly ppk: Uint32Array;
-  private readonly minWidthMs: Uint32Array;
-  /** The most Wh one pulse can add: ceil(1000 / ppk). */
-  private readonly stepWh: Uint32Array;
-  private readonly pulseCount: Uint32Array;
-  private readonly whTotal: Uint32Array;
-  private readonly remainder: Uint32Array;
+  private readonly minMs: Uint32Array;
   private readonly noiseCount: Uint32Array;
-  /** whTotal at the last successful save. */
-  private readonly savedWh: Uint32Array;
-  /** whTotal at the last save attempt, failed ones included (the next is a threshold later). */
-  private readonly attemptWh: Uint32Array;
-  /** 1 while the input is high and its rising edge time is known. */
-  private readonly high: Uint8Array;
+  /** The record (layout above), counted in; its bytes are what a save writes. */
+  private readonly rec: Uint32Array;
+  private readonly bytes: Uint8Array;
+  /** The record at the last successful save. */
+  private readonly saved: Uint32Array;
+  /** The record at the last save attempt, failed ones included (the next is a threshold later). */
+  private readonly tried: Uint32Array;
+  /** Rising edge of the pulse under way on each input (-1: the input is low, or its rise unknown). */
   private readonly riseMs: Float64Array;
-  /** Rising edges of the last two counted pulses (-1: none yet). */
-  private readonly lastPulseMs: Float64Array;
-  private readonly prevPulseMs: Float64Array;
-  /** One buffer for every save: no allocation per pulse. */
-  private readonly buf: Uint8Array;
-  private readonly view: DataView;
-  /** A pulse was counted since the last successful save. */
-  private dirty = false;
-  private closed = false;
+  /** Rising edges of the last two counted pulses of input i at 2i and 2i + 1 (-1: none yet). */
+  private readonly pulseMs: Float64Array;
 
   constructor(options: PulseMeterOptions) {
     const inputs = options.inputs;
     const n = inputs.length;
-    check(isWhole(options.saveThresholdWh, 1, 1000000), "saveThresholdWh", "must be a whole number of Wh from 1 to 1000000", options.saveThresholdWh);
-    for (let i = 0; i < n; i++) {
-      const m = inputs[i];
-      const f = "inputs[" + i + "].";
-      check(isWhole(m.pulsesPerKwh, 1, 1000000), f + "pulsesPerKwh", "must be a whole number of impulses per kWh from 1 to 1000000", m.pulsesPerKwh);
-      check(isWhole(m.minWidthMs, 0, 60000), f + "minWidthMs", "must be a whole number of ms from 0 to 60000", m.minWidthMs);
-      check(isWhole(m.debounceMs, 0, 60000), f + "debounceMs", "must be a whole number of ms from 0 to 60000", m.debounceMs);
-    }
-    this.clock = options.clock;
+    const words = 3 + 3 * n;
+    this.clk = options.clock;
     this.records = options.records;
     this.thresholdWh = options.saveThresholdWh;
-    this.n = n;
     this.ppk = new Uint32Array(n);
-    this.minWidthMs = new Uint32Array(n);
-    this.stepWh = new Uint32Array(n);
-    this.pulseCount = new Uint32Array(n);
-    this.whTotal = new Uint32Array(n);
-    this.remainder = new Uint32Array(n);
+    this.minMs = new Uint32Array(n);
     this.noiseCount = new Uint32Array(n);
-    this.savedWh = new Uint32Array(n);
-    this.attemptWh = new Uint32Array(n);
-    this.high = new Uint8Array(n);
-    this.riseMs = new Float64Array(n);
-    this.lastPulseMs = new Float64Array(n);
-    this.prevPulseMs = new Float64Array(n);
-    this.buf = new Uint8Array((HEADER_WORDS + WORDS_PER_INPUT * n) * 4);
-    this.view = new DataView(this.buf.buffer);
+    const rec = (this.rec = new Uint32Array(words));
+    const bytes = (this.bytes = new Uint8Array(rec.buffer));
+    this.saved = new Uint32Array(words);
+    this.tried = new Uint32Array(words);
+    this.riseMs = new Float64Array(n).fill(-1);
+    this.pulseMs = new Float64Array(2 * n).fill(-1);
     for (let i = 0; i < n; i++) {
       this.ppk[i] = inputs[i].pulsesPerKwh;
-      this.minWidthMs[i] = inputs[i].minWidthMs;
-      this.stepWh[i] = Math.ceil(1000 / inputs[i].pulsesPerKwh);
-      this.lastPulseMs[i] = -1;
-      this.prevPulseMs[i] = -1;
+      this.minMs[i] = inputs[i].minWidthMs;
     }
-    this.restore(this.records.load());
-    this.boots++;
-    this.save();
-    const now = this.clock.nowMs();
-    for (let i = 0; i < n; i++) {
-      const w = options.watch({ pin: inputs[i].pin, debounceMs: inputs[i].debounceMs, onEdge: this.edgeHandler(i) });
-      this.watches.push(w);
-      // A pulse already under way at boot is at least this wide from now on.
-      if (w.read() === 1) {
-        this.high[i] = 1;
-        this.riseMs[i] = now;
+    // Restore: the boot count from any record, the totals from one that fits.
+    const r = this.records.load();
+    if (r && r.length >= 12) {
+      bytes.set(r.subarray(0, 12));
+      const stored = rec[1];
+      if (rec[0] === METER_RECORD_VERSION && r.length >= 12 + 12 * stored) {
+        const k = stored < n ? stored : n;
+        bytes.set(r.subarray(12, 12 + 12 * k), 12);
+        for (let i = 0; i < k; i++) this.carry(i);
       }
+    }
+    rec[0] = METER_RECORD_VERSION;
+    rec[1] = n;
+    this.saved.set(rec);
+    rec[2]++;
+    this.save();
+    const now = this.clk.nowMs();
+    for (let i = 0; i < n; i++) {
+      // A pulse already under way at boot is at least this wide from now on.
+      if (options.watch({ pin: inputs[i].pin, debounceMs: inputs[i].debounceMs, onEdge: this.edgeHandler(i) }).read() === 1) this.riseMs[i] = now;
     }
   }
 
   /** Starts of this firmware since the record began (this one included). */
   get bootCount(): number {
-    return this.boots;
-  }
-
-  /** Saves that failed since boot (the records' code is in lastSaveError). */
-  get saveErrors(): number {
-    return this.failedSaves;
-  }
-
-  /** The code of the latest save when it failed (such as REC_FULL), 0 when it succeeded. */
-  get lastSaveError(): number {
-    return this.lastError;
+    return this.rec[2];
   }
 
   /** Pulses counted on input i (a 32-bit counter; energy is in wh()). */
   pulses(i: number): number {
-    return this.pulseCount[i] || 0;
+    return this.rec[3 + 3 * i];
   }
 
   /** Energy counted on input i since the record began, in whole Wh. */
   wh(i: number): number {
-    return this.whTotal[i] || 0;
+    return this.rec[4 + 3 * i];
   }
 
   /** Pulses on input i shorter than its minWidthMs, since boot. */
   noise(i: number): number {
-    return this.noiseCount[i] || 0;
+    return this.noiseCount[i];
   }
 
   /** Wh on input i that a power cut now would lose. */
   unsavedWh(i: number): number {
-    return i >= 0 && i < this.n ? this.whTotal[i] - this.savedWh[i] : 0;
+    return this.rec[4 + 3 * i] - this.saved[4 + 3 * i];
   }
 
   /**
@@ -206,20 +173,15 @@ export class PulseMeter {
    * towards 0 when the load stops. 0 before two pulses were seen.
    */
   powerW(i: number): number {
-    if (!(i >= 0 && i < this.n) || this.prevPulseMs[i] < 0) return 0;
-    let dtMs = this.lastPulseMs[i] - this.prevPulseMs[i];
-    const sinceMs = this.clock.nowMs() - this.lastPulseMs[i];
-    if (sinceMs > dtMs) dtMs = sinceMs;
-    if (!(dtMs > 0)) return 0;
-    return Math.round(MS_W_PER_KWH / (this.ppk[i] * dtMs));
+    const last = this.pulseMs[2 * i];
+    const prev = this.pulseMs[2 * i + 1];
+    const dtMs = Math.max(last - prev, this.clk.nowMs() - last);
+    return prev < 0 || !(dtMs > 0) ? 0 : Math.round(MS_W_PER_KWH / (this.ppk[i] * dtMs));
   }
 
-  /**
-   * Saves the totals now if anything was counted since the last save (before
-   * a controlled restart). Returns 0, or the records' error code.
-   */
+  /** Saves the totals now (before a controlled restart). Returns 0, or the records' error code. */
   flush(): number {
-    return this.dirty ? this.save() : 0;
+    return this.save();
   }
 
   /**
@@ -228,16 +190,10 @@ export class PulseMeter {
    * no total goes back. Returns 0, or the records' error code.
    */
   adopt(bootCount: number, totalsWh: number[]): number {
-    if (bootCount >= this.boots) this.boots = bootCount + 1;
-    for (let i = 0; i < this.n && i < totalsWh.length; i++) if (totalsWh[i] > this.whTotal[i]) this.whTotal[i] = totalsWh[i];
+    const rec = this.rec;
+    if (bootCount >= rec[2]) rec[2] = bootCount + 1;
+    for (let i = 0; i < this.ppk.length && i < totalsWh.length; i++) if (totalsWh[i] > rec[4 + 3 * i]) rec[4 + 3 * i] = totalsWh[i];
     return this.save();
-  }
-
-  /** Stops watching the inputs; no edge is counted afterwards. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (let i = 0; i < this.watches.length; i++) this.watches[i].close();
   }
 
   /** One handler per input, made once (not per edge). */
@@ -246,85 +202,41 @@ export class PulseMeter {
   }
 
   private edge(i: number, level: Level, timeMs: number): void {
-    if (this.closed) return;
-    if (level === 1) {
-      this.high[i] = 1;
-      this.riseMs[i] = timeMs;
-      return;
-    }
-    if (this.high[i] === 0) return;
-    this.high[i] = 0;
-    if (timeMs - this.riseMs[i] < this.minWidthMs[i]) {
+    const rise = this.riseMs[i];
+    this.riseMs[i] = level ? timeMs : -1;
+    if (level || rise < 0) return;
+    if (timeMs - rise < this.minMs[i]) {
       this.noiseCount[i]++;
       return;
     }
-    this.count(i, this.riseMs[i]);
+    const rec = this.rec;
+    const at = 3 + 3 * i;
+    rec[at]++;
+    rec[at + 2] += 1000;
+    this.carry(i);
+    this.pulseMs[2 * i + 1] = this.pulseMs[2 * i];
+    this.pulseMs[2 * i] = rise;
+    // Save before the next pulse could take the unsaved energy past the
+    // threshold: one pulse adds at most ceil(1000 / ppk) Wh.
+    if (rec[at + 1] - this.tried[at + 1] + Math.ceil(1000 / this.ppk[i]) > this.thresholdWh) this.save();
   }
 
-  private count(i: number, riseMs: number): void {
+  /** Carries the whole Wh out of input i's remainder. */
+  private carry(i: number): void {
+    const rec = this.rec;
+    const at = 4 + 3 * i;
     const ppk = this.ppk[i];
-    this.pulseCount[i]++;
-    let rem = this.remainder[i] + 1000;
-    if (rem >= ppk) {
-      const whole = Math.floor(rem / ppk);
-      this.whTotal[i] += whole;
-      rem -= whole * ppk;
-    }
-    this.remainder[i] = rem;
-    this.prevPulseMs[i] = this.lastPulseMs[i];
-    this.lastPulseMs[i] = riseMs;
-    this.dirty = true;
-    // Save before the next pulse could take the unsaved energy past the threshold.
-    if (this.whTotal[i] - this.attemptWh[i] + this.stepWh[i] > this.thresholdWh) this.save();
+    rec[at] += Math.floor(rec[at + 1] / ppk);
+    rec[at + 1] %= ppk;
   }
 
-  /** Writes every total; on failure counting goes on and the next threshold retries. */
+  /** Writes the record; on failure counting goes on and the next threshold retries. */
   private save(): number {
-    const v = this.view;
-    v.setUint32(0, METER_RECORD_VERSION, true);
-    v.setUint32(4, this.n, true);
-    v.setUint32(8, this.boots, true);
-    for (let i = 0; i < this.n; i++) {
-      const at = (HEADER_WORDS + WORDS_PER_INPUT * i) * 4;
-      v.setUint32(at, this.pulseCount[i], true);
-      v.setUint32(at + 4, this.whTotal[i], true);
-      v.setUint32(at + 8, this.remainder[i], true);
-    }
-    this.attemptWh.set(this.whTotal);
-    const code = this.records.save(this.buf);
-    if (code !== 0) {
-      this.failedSaves++;
-      this.lastError = code;
-      return code;
-    }
-    this.savedWh.set(this.whTotal);
-    this.dirty = false;
-    this.lastError = 0;
-    return 0;
-  }
-
-  /** Takes the totals from a record; see the layout above for what does not fit. */
-  private restore(data: Uint8Array | undefined): void {
-    if (!data || data.length < HEADER_WORDS * 4) return;
-    const v = new DataView(data.buffer, data.byteOffset, data.length);
-    this.boots = v.getUint32(8, true);
-    const stored = v.getUint32(4, true);
-    if (v.getUint32(0, true) !== METER_RECORD_VERSION || data.length < (HEADER_WORDS + WORDS_PER_INPUT * stored) * 4) return;
-    const k = stored < this.n ? stored : this.n;
-    for (let i = 0; i < k; i++) {
-      const at = (HEADER_WORDS + WORDS_PER_INPUT * i) * 4;
-      const ppk = this.ppk[i];
-      let wh = v.getUint32(at + 4, true);
-      let rem = v.getUint32(at + 8, true);
-      if (rem >= ppk) {
-        wh += Math.floor(rem / ppk);
-        rem = rem % ppk;
-      }
-      this.pulseCount[i] = v.getUint32(at, true);
-      this.whTotal[i] = wh;
-      this.remainder[i] = rem;
-    }
-    this.savedWh.set(this.whTotal);
-    this.attemptWh.set(this.whTotal);
+    this.tried.set(this.rec);
+    const code = this.records.save(this.bytes);
+    this.lastSaveError = code;
+    if (code) this.saveErrors++;
+    else this.saved.set(this.rec);
+    return code;
   }
 }

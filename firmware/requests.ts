@@ -34,7 +34,8 @@ export const RQ_STATE_NAMES = ["free", "pending", "accepted", "rejected", "sched
 /** Rejections after which a request is escalated as an emergency. */
 export const ESCALATE_AFTER = 3;
 
-// Row layout.
+// Row layout. A request as a list (RequestTable.add, the journal) holds
+// these fields in this order, from F_ID on.
 /** Request id (1-65535). */
 export const F_ID = 0;
 export const F_CLIENT = 1;
@@ -57,19 +58,11 @@ export const F_REJECTS = 10;
 export const F_DONE = 11;
 /** Emergency already sent for it (1). */
 export const F_EMERGENCY = 12;
-const FIELDS = 13;
-
-/** A request as a console, a local appliance or an agent submits it, in absolute slots. */
-export interface NewRequest {
-  client: number;
-  kind: number;
-  earliest: number;
-  end: number;
-  packets: number;
-  window: number;
-  perSlot: number;
-  profile: Uint8Array | undefined;
-}
+/** Fields up to here are journaled (RequestTable.fields). */
+export const F_KEPT = 13;
+/** Unix s it was last sent to the server, 0 when not yet this boot (not journaled). */
+export const F_SENT = 13;
+const FIELDS = 14;
 
 export class RequestTable {
   /** Every field is a whole number below 2^32 (unix s until 2106): half the memory of a Float64Array. */
@@ -92,16 +85,21 @@ export class RequestTable {
     this.rows[i * FIELDS + f] = v;
   }
 
+  /** True when row i is open, for client c, in one of the states whose bits (1 << state) are in mask. */
+  is(i: number, c: number, mask: number): boolean {
+    return this.get(i, F_CLIENT) === c && ((mask >> this.get(i, F_STATE)) & 1) > 0;
+  }
+
   /** The row holding request id, or -1. */
   find(id: number): number {
-    for (let i = 0; i < MAX_REQUESTS; i++) if (this.rows[i * FIELDS + F_STATE] !== RQ_FREE && this.rows[i * FIELDS + F_ID] === id) return i;
+    for (let i = 0; i < MAX_REQUESTS; i++) if (this.get(i, F_STATE) !== RQ_FREE && this.get(i, F_ID) === id) return i;
     return -1;
   }
 
   /** Rows in use. */
   count(): number {
     let n = 0;
-    for (let i = 0; i < MAX_REQUESTS; i++) if (this.rows[i * FIELDS + F_STATE] !== RQ_FREE) n++;
+    for (let i = 0; i < MAX_REQUESTS; i++) if (this.get(i, F_STATE) !== RQ_FREE) n++;
     return n;
   }
 
@@ -115,38 +113,44 @@ export class RequestTable {
     return 0;
   }
 
-  /** Puts a request in a free row with the given id and state: its row, or -1 when the table is full. */
-  add(id: number, r: NewRequest, state: number): number {
+  /**
+   * Puts a request in a free row: its fields from F_ID on are v[k], v[k+1],
+   * ... (at least F_ID to F_STATE). Its row, or -1 when the table is full.
+   */
+  add(v: CborValue[], k: number, profile: Uint8Array | undefined): number {
     let i = 0;
-    while (i < MAX_REQUESTS && this.rows[i * FIELDS + F_STATE] !== RQ_FREE) i++;
+    while (i < MAX_REQUESTS && this.get(i, F_STATE) !== RQ_FREE) i++;
     if (i === MAX_REQUESTS) return -1;
-    const o = i * FIELDS;
-    this.rows.fill(0, o, o + FIELDS);
-    this.rows[o + F_ID] = id;
-    this.rows[o + F_CLIENT] = r.client;
-    this.rows[o + F_KIND] = r.kind;
-    this.rows[o + F_EARLIEST] = r.earliest;
-    this.rows[o + F_END] = r.end;
-    this.rows[o + F_PACKETS] = r.packets;
-    this.rows[o + F_WINDOW] = r.window;
-    this.rows[o + F_PER_SLOT] = r.perSlot;
-    this.rows[o + F_STATE] = state;
-    if (r.profile) this.profiles[i] = r.profile;
-    else delete this.profiles[i];
+    this.rows.fill(0, i * FIELDS, i * FIELDS + FIELDS);
+    this.load(i, F_ID, v, k);
+    // free() deleted the row's profile.
+    if (profile) this.profiles[i] = profile;
+    const id = v[k] as number;
     if (id > this.lastId || this.lastId - id > 32768) this.lastId = id;
     return i;
   }
 
+  /** Sets row i's fields from f on to v[k], v[k+1], ... up to the end of v (at most F_KEPT). */
+  load(i: number, f: number, v: CborValue[], k: number): void {
+    while (k < v.length && f < F_KEPT) this.set(i, f++, v[k++] as number);
+  }
+
+  /** Pushes row i's journaled fields from f on to out; gives out. */
+  fields(i: number, out: CborValue[], f: number): CborValue[] {
+    while (f < F_KEPT) out.push(this.get(i, f++));
+    return out;
+  }
+
   free(i: number): void {
-    this.rows[i * FIELDS + F_STATE] = RQ_FREE;
+    this.set(i, F_STATE, RQ_FREE);
     delete this.profiles[i];
   }
 
   /** Packets still owed to a request (profile: the rest of its profile). */
   remaining(i: number): number {
-    if (this.get(i, F_KIND) !== KIND_PROFILE) return Math.max(0, this.get(i, F_PACKETS) - this.get(i, F_DONE));
-    const p = this.profiles[i] as Uint8Array;
+    const p = this.profiles[i];
     let n = 0;
+    if (!p) return Math.max(0, this.get(i, F_PACKETS) - this.get(i, F_DONE));
     for (let k = this.get(i, F_DONE); k < p.length; k++) n += p[k];
     return n;
   }
@@ -158,50 +162,37 @@ export class RequestTable {
    */
   item(i: number, now: number): CborValue[] {
     const kind = this.get(i, F_KIND);
-    const earliest = Math.max(0, this.get(i, F_EARLIEST) - now);
-    const end = this.get(i, F_END) - now;
-    const head: CborValue[] = [this.get(i, F_ID), this.get(i, F_CLIENT), kind, earliest, end];
-    if (kind === KIND_PROFILE) {
-      const p = this.profiles[i] as Uint8Array;
+    const p = this.profiles[i];
+    const head: CborValue[] = [this.get(i, F_ID), this.get(i, F_CLIENT), kind, Math.max(0, this.get(i, F_EARLIEST) - now), this.get(i, F_END) - now];
+    if (p) {
       const rest: CborValue[] = [];
       for (let k = this.get(i, F_DONE); k < p.length; k++) rest.push(p[k]);
       head.push(rest);
-    } else if (kind === KIND_ENERGY) {
-      head.push(this.remaining(i), this.get(i, F_PER_SLOT));
-    } else if (kind === KIND_THERMAL) {
-      head.push(this.get(i, F_PACKETS), this.get(i, F_WINDOW), this.get(i, F_PER_SLOT));
-    }
+    } else head.push(kind === KIND_ENERGY ? this.remaining(i) : this.get(i, F_PACKETS));
+    if (kind === KIND_THERMAL) head.push(this.get(i, F_WINDOW));
+    if (kind !== KIND_PROFILE) head.push(this.get(i, F_PER_SLOT));
     return head;
   }
-}
 
-/**
- * A request from a wire item whose slots are offsets from slot `now` (a
- * RESTORE's open requests); the item was checked by validateBody.
- */
-export function requestOfItem(f: CborValue[], now: number): NewRequest {
-  const kind = f[2] as number;
-  const r: NewRequest = {
-    client: f[1] as number,
-    kind: kind,
-    earliest: now + (f[3] as number),
-    end: now + (f[4] as number),
-    packets: 0,
-    window: 0,
-    perSlot: 0,
-    profile: undefined,
-  };
-  if (kind === KIND_PROFILE) {
-    const p = f[5] as CborValue[];
-    r.profile = new Uint8Array(p.length);
-    for (let k = 0; k < p.length; k++) {
-      r.profile[k] = p[k] as number;
-      r.packets += p[k] as number;
+  /**
+   * Adds a request from a wire item whose slots are offsets from slot `now`
+   * (a RESTORE's open requests; the item was checked by validateBody), in
+   * the given state: its row, or -1.
+   */
+  addItem(f: CborValue[], now: number, state: number): number {
+    const kind = f[2] as number;
+    const v: CborValue[] = [f[0], f[1], kind, now + (f[3] as number), now + (f[4] as number), 0, kind === KIND_THERMAL ? f[6] : 0, 0, state];
+    let profile: Uint8Array | undefined;
+    if (kind === KIND_PROFILE) {
+      const p = f[5] as number[];
+      let sum = 0;
+      profile = new Uint8Array(p.length);
+      for (let k = 0; k < p.length; k++) sum += profile[k] = p[k];
+      v[F_PACKETS] = sum;
+    } else {
+      v[F_PACKETS] = f[5];
+      v[F_PER_SLOT] = f[f.length - 1];
     }
-  } else {
-    r.packets = f[5] as number;
-    r.perSlot = f[f.length - 1] as number;
-    if (kind === KIND_THERMAL) r.window = f[6] as number;
+    return this.add(v, 0, profile);
   }
-  return r;
 }

@@ -36,7 +36,11 @@ const MAINTAIN_MS = 60000;
 export interface BootOptions {
   /** Firmware version and build, printed in the banner and by R.status(). */
   version: string;
-  /** The configuration baked in at build time, used when flash holds none: JSON text (the device parses it only then), or the object. */
+  /**
+   * The configuration baked in at build time, used when flash holds none:
+   * the object, or JSON text (the device parses it only then) in which a
+   * list of records may come as [keys, row, row...] (tools/build/build.ts).
+   */
   defaults: unknown;
 }
 
@@ -67,28 +71,32 @@ export interface RouterStatus {
   flashFull: boolean;
 }
 
+/**
+ * The baked-in configuration from its JSON text, where a list of records
+ * may come as one list of keys and then a row of values per record.
+ */
+export function parseDefaults(text: string): unknown {
+  const c = JSON.parse(text);
+  for (const k in c) {
+    const l = c[k];
+    const keys = l instanceof Array && l[0];
+    if (keys instanceof Array) {
+      // Each record takes the place before its row.
+      for (let j = 1; j < l.length; j++) {
+        const o: { [k: string]: unknown } = {};
+        for (let i = 0; i < keys.length; i++) o[keys[i]] = l[j][i];
+        l[j - 1] = o;
+      }
+      l.pop();
+    }
+  }
+  return c;
+}
 
 function bytesToString(bytes: Uint8Array): string {
   let s = "";
-  for (let i = 0; i < bytes.length; i++) s += String.fromCharCode(bytes[i]);
+  for (const b of bytes) s += String.fromCharCode(b);
   return s;
-}
-
-/** The configuration from flash, else the baked-in defaults; problems listed. */
-function readConfig(hal: Hal, defaults: unknown): { config: unknown; source: string; errors: string[] } {
-  let config: unknown = defaults;
-  let source = "defaults";
-  const stored = hal.flash.read(CONFIG_FILE);
-  if (!stored && typeof defaults === "string") config = JSON.parse(defaults);
-  if (stored) {
-    source = CONFIG_FILE;
-    try {
-      config = JSON.parse(bytesToString(stored));
-    } catch (e) {
-      return { config: undefined, source: source, errors: [CONFIG_FILE + ": not valid JSON (" + e + ")"] };
-    }
-  }
-  return { config: config, source: source, errors: validateConfig(config) };
 }
 
 /**
@@ -101,61 +109,40 @@ function readConfig(hal: Hal, defaults: unknown): { config: unknown; source: str
  */
 function recoverCutCompaction(hal: Hal, journal: Journal): boolean {
   const flash = hal.flash;
-  let cut = flash.read(COMPACT_FLAG) !== undefined;
-  if (!cut) {
-    const j = journal.load();
-    const n = j.entries.length;
-    cut = n > 0 && j.entries[n - 1][1] === OP_COMPACT;
+  if (!flash.read(COMPACT_FLAG)) {
+    const e = journal.load().entries;
+    if (!e.length || e[e.length - 1][1] !== OP_COMPACT) return false;
   }
-  if (!cut) return false;
   const names = [CONFIG_FILE, KEY_FILE];
-  const kept: (Uint8Array | undefined)[] = [];
-  for (let i = 0; i < names.length; i++) {
-    const b = flash.read(names[i]);
-    let copy: Uint8Array | undefined;
-    if (b) {
-      copy = new Uint8Array(b.length);
-      copy.set(b);
-    }
-    kept.push(copy);
-  }
+  // Copies: on the board a read is a view of the flash that is erased next.
+  const kept = names.map((n) => {
+    const b = flash.read(n);
+    return b && new Uint8Array(b);
+  });
   flash.eraseAll();
-  for (let i = 0; i < names.length; i++) {
-    const b = kept[i];
+  kept.forEach((b, i) => {
     if (b) flash.write(names[i], b);
-  }
+  });
   hal.console.print("power went during a flash compaction: store erased; restoring from the server");
   return true;
 }
 
 /**
  * With a bad configuration nothing is guessed: every relay pin the
- * configuration names plainly is driven off, and the router only answers
- * the console until it is given a valid configuration.
+ * configuration names is driven off, and the router only answers the
+ * console until it is given a valid configuration.
  */
 function holdRelaysOff(hal: Hal, config: unknown): void {
-  const relays = config && (config as { relays?: unknown }).relays;
-  if (!(relays instanceof Array)) return;
-  for (let i = 0; i < relays.length; i++) {
-    const pin = relays[i] && relays[i].pin;
-    if (typeof pin !== "string" || !/^[A-Z]+[0-9]+$/.test(pin)) continue;
-    try {
-      hal.digitalOut({ pin: pin, value: 0 });
-    } catch {
-      // A pin this board does not have drives nothing.
+  const relays = config && (config as RouterConfig).relays;
+  if (relays instanceof Array) {
+    for (let i = 0; i < relays.length; i++) {
+      try {
+        hal.digitalOut({ pin: relays[i].pin, value: 0 });
+      } catch {
+        // A pin this board does not have (or no pin at all) drives nothing.
+      }
     }
   }
-}
-
-/** The watchdog period: the configuration's, or 30 s when it has none fit to use (a refused configuration still runs the watchdog). */
-function watchdogSeconds(config: unknown): number {
-  const s = config && (config as { watchdogS?: unknown }).watchdogS;
-  return typeof s === "number" && s >= 2 && s <= 300 ? s : 30;
-}
-
-/** hal.system.crc32 as a function made apart, so that it keeps only the HAL alive (see the timers of Router). */
-function crc32Of(hal: Hal): (d: Uint8Array) => number {
-  return (d) => hal.system.crc32(d);
 }
 
 export class Router {
@@ -163,13 +150,15 @@ export class Router {
   readonly version: string;
   readonly errors: string[];
   /**
-   * What the status shows of the configuration, once it runs (undefined on
-   * a configuration error). The records themselves are not kept: the relays,
-   * the meter and the agent hold what they need in typed arrays, and parsed
-   * JSON costs about 10 JsVars a record.
+   * What the status shows of the configuration, once it runs (both undefined
+   * on a configuration error). The records themselves are not kept: the
+   * relays, the meter and the agent hold what they need in typed arrays,
+   * and parsed JSON costs about 10 JsVars a record.
    */
-  private readonly shown: { fuseLimitW: number; meterNames: string[] } | undefined;
+  private readonly fuseLimitW: number | undefined;
+  private readonly meterNames: string[] | undefined;
   readonly relays: Relays | undefined;
+  /** Set only when the configuration runs. */
   readonly meter: PulseMeter | undefined;
   private readonly meterRecords: Records | undefined;
   readonly agent: Agent | undefined;
@@ -179,67 +168,87 @@ export class Router {
   constructor(hal: Hal, options: BootOptions) {
     this.hal = hal;
     this.version = options.version;
-    const read = readConfig(hal, options.defaults);
-    this.errors = read.errors;
-    this.startWatchdog(watchdogSeconds(read.config));
-    if (read.errors.length > 0) {
-      holdRelaysOff(hal, read.config);
-      this.printErrors(read.source);
-      return;
+    const out = hal.console;
+    const flash = hal.flash;
+    const name = "sden-router " + this.version;
+    // The configuration from flash, else the baked-in defaults.
+    const stored = flash.read(CONFIG_FILE);
+    const source = stored ? CONFIG_FILE : "defaults";
+    // A configuration in flash that is not JSON leaves none, not the defaults.
+    let config = (stored ? undefined : options.defaults) as RouterConfig;
+    let errors: string[] | undefined;
+    if (stored) {
+      try {
+        config = JSON.parse(bytesToString(stored));
+      } catch (e) {
+        errors = [CONFIG_FILE + ": not valid JSON (" + e + ")"];
+      }
+    } else if (typeof config === "string") config = parseDefaults(config) as RouterConfig;
+    errors = this.errors = errors || validateConfig(config);
+    // A refused configuration still runs the watchdog, at 30 s. The HAL's
+    // functions use no `this` (Espruino's built-ins on the board): they are
+    // passed as they are, no closure made here to keep this scope alive.
+    const watchdogS = errors.length ? 30 : config.watchdogS;
+    hal.watchdog.enable(watchdogS);
+    this.timers.push(hal.clock.setInterval(hal.watchdog.kick, (watchdogS * 1000) / KICKS_PER_TIMEOUT));
+    if (!errors.length) {
+      try {
+        // The journal is opened once; after an erase it is opened again on the empty store.
+        const crc32 = hal.system.crc32;
+        const open = () => new Journal(flash, crc32, { name: JOURNAL_NAME, fileBytes: JOURNAL_FILE_BYTES });
+        const journal = open();
+        this.journal = recoverCutCompaction(hal, journal) ? open() : journal;
+        this.relays = new Relays({
+          clock: hal.clock,
+          open: hal.digitalOut,
+          channels: config.relays,
+          fuseLimitW: config.fuseLimitW,
+        });
+        this.meter = new PulseMeter({
+          clock: hal.clock,
+          watch: hal.edgeInput,
+          inputs: config.meters,
+          records: (this.meterRecords = new Records(flash, crc32, { name: METER_RECORDS, fileBytes: METER_RECORD_BYTES })),
+          saveThresholdWh: config.meterSaveWh,
+        });
+      } catch (e) {
+        // A pin the board does not have, a flash that cannot be read: the
+        // configuration does not fit this board.
+        // On 2v29 a TypeError is not `instanceof Error`: read the message directly.
+        errors.push("board: " + ((e && (e as Error).message) || e) + "; check the pins in the configuration against the board");
+      }
     }
-    const config = read.config as RouterConfig;
-    try {
-      // The journal is opened once; after an erase it is opened again on the empty store.
-      const crc32 = crc32Of(hal);
-      const open = () => new Journal(hal.flash, crc32, { name: JOURNAL_NAME, fileBytes: JOURNAL_FILE_BYTES });
-      const journal = open();
-      this.journal = recoverCutCompaction(hal, journal) ? open() : journal;
-      this.relays = new Relays({
-        clock: hal.clock,
-        open: (o) => hal.digitalOut(o),
-        channels: config.relays,
-        fuseLimitW: config.fuseLimitW,
-      });
-      this.meterRecords = new Records(hal.flash, crc32, { name: METER_RECORDS, fileBytes: METER_RECORD_BYTES });
-      this.meter = new PulseMeter({
-        clock: hal.clock,
-        watch: (o) => hal.edgeInput(o),
-        inputs: config.meters,
-        records: this.meterRecords,
-        saveThresholdWh: config.meterSaveWh,
-      });
-    } catch (e) {
-      // A pin the board does not have, a flash that cannot be read: the
-      // configuration does not fit this board.
-      // On 2v29 a TypeError is not `instanceof Error`: read the message directly.
-      const msg = e && typeof (e as { message?: unknown }).message === "string" ? (e as { message: string }).message : String(e);
-      this.errors.push("board: " + msg + "; check the pins in the configuration against the board");
-      this.relays = undefined;
-      this.meter = undefined;
+    if (errors.length) {
       holdRelaysOff(hal, config);
-      this.printErrors(read.source);
+      out.print(name + ": configuration refused (" + source + "), all relays held off:");
+      for (const e of errors) out.print("  " + e);
       return;
     }
-    const meterNames: string[] = [];
-    for (let i = 0; i < config.meters.length; i++) meterNames.push(config.meters[i].name);
-    this.shown = { fuseLimitW: config.fuseLimitW, meterNames: meterNames };
+    this.fuseLimitW = config.fuseLimitW;
+    this.meterNames = config.meters.map((m) => m.name);
     this.startMaintenance();
-    this.printBanner(config, read.source);
+    // The configuration in effect.
+    const c = config;
+    out.print(name + " on " + c.board + ", router " + c.gridId + "/" + c.routerId + " (config from " + source + ")");
+    out.print("fuse " + c.fuseLimitW + " W, packet " + c.packetWh + " Wh, slot " + c.slotMin + " min, heartbeat " + c.heartbeatS + " s, watchdog " + c.watchdogS + " s");
+    c.relays.forEach((r, i) => out.print("relay " + i + " " + r.name + ": pin " + r.pin + ", " + r.ratedW + " W, boot " + (r.bootOn ? "on" : "off") + ", min on " + r.minOnS + " s, min off " + r.minOffS + " s"));
+    c.meters.forEach((m, i) => out.print("meter " + i + " " + JSON.stringify(m)));
+    out.print("boot " + (this.meter as PulseMeter).bootCount + "; type R.status() for the state");
     this.agent = this.startAgent(config);
   }
 
   /** The agent that talks to the server, when a broker and a key are configured. */
   private startAgent(config: RouterConfig): Agent | undefined {
     const hal = this.hal;
-    const key = hal.flash.read(KEY_FILE);
+    const flash = hal.flash;
+    const key = flash.read(KEY_FILE);
     if (!config.broker) return undefined;
     if (!key || key.length < 16 || key.length > 64) {
-      hal.console.print("no router key in " + KEY_FILE + " (16-64 bytes): the router runs offline; flash the key to connect");
+      hal.console.print("no router key in " + KEY_FILE + " (16-64 bytes): offline until one is flashed");
       return undefined;
     }
-    const seqRecords = new Records(hal.flash, crc32Of(hal), { name: SEQ_RECORDS, fileBytes: SEQ_RECORD_BYTES });
+    const seqRecords = new Records(flash, hal.system.crc32, { name: SEQ_RECORDS, fileBytes: SEQ_RECORD_BYTES });
     const noSeq = seqRecords.load() === undefined;
-    const wiped = noSeq && hal.flash.list(JOURNAL_NAME).length === 0;
     return new Agent({
       hal: hal,
       config: config,
@@ -249,7 +258,7 @@ export class Router {
       key: key,
       version: this.version,
       random: Math.random,
-      wiped: wiped,
+      wiped: noSeq && flash.list(JOURNAL_NAME).length === 0,
       seqUnknown: noSeq,
       journal: this.journal as Journal,
     });
@@ -263,55 +272,51 @@ export class Router {
   /** R.requests(): the open requests and their states. */
   listRequests(): { id: number; client: number; state: string; earliest: number; end: number; done: number }[] {
     const out: { id: number; client: number; state: string; earliest: number; end: number; done: number }[] = [];
-    const a = this.agent;
-    if (!a) return out;
-    const rq = a.requests;
-    for (let i = 0; i < MAX_REQUESTS; i++) {
+    const rq = this.agent && this.agent.requests;
+    for (let i = 0; rq && i < MAX_REQUESTS; i++) {
       const st = rq.get(i, F_STATE);
-      if (st === 0) continue;
-      out.push({ id: rq.get(i, F_ID), client: rq.get(i, F_CLIENT), state: RQ_STATE_NAMES[st], earliest: rq.get(i, F_EARLIEST), end: rq.get(i, F_END), done: rq.get(i, F_DONE) });
+      if (st) out.push({ id: rq.get(i, F_ID), client: rq.get(i, F_CLIENT), state: RQ_STATE_NAMES[st], earliest: rq.get(i, F_EARLIEST), end: rq.get(i, F_END), done: rq.get(i, F_DONE) });
     }
     return out;
   }
 
-  /** Firmware, uptime, relays, meters and memory, printed and returned. */
+  /** Firmware, uptime, relays, meters and memory, printed (as one JSON line) and returned. */
   status(): RouterStatus {
-    const s: RouterStatus = {
-      fw: this.version,
-      uptimeS: Math.floor(this.hal.clock.nowMs() / 1000),
-      state: this.shown ? "running" : "config-error",
-      errors: this.errors,
-      relays: [],
-      loadW: 0,
-      fuseLimitW: this.shown ? this.shown.fuseLimitW : 0,
-      meters: [],
-      boot: this.meter ? this.meter.bootCount : 0,
-      mem: this.hal.system.memory(),
-      link: "none",
-      time: 0,
-      slot: 0,
-      requests: 0,
-      pendingAcks: 0,
-      flashFull: false,
-    };
-    if (this.agent) {
-      const a = this.agent.summary();
-      s.link = a.link;
-      s.time = a.time;
-      s.slot = a.slot;
-      s.requests = a.requests;
-      s.pendingAcks = a.pendingAcks;
-      s.flashFull = a.flashFull;
-    }
-    const shown = this.shown;
-    if (shown && this.relays && this.meter) {
-      for (let i = 0; i < this.relays.count(); i++) s.relays.push(this.relays.isOn(i) ? 1 : 0);
-      s.loadW = this.relays.loadW();
-      for (let i = 0; i < shown.meterNames.length; i++) {
-        s.meters.push({ name: shown.meterNames[i], pulses: this.meter.pulses(i), wh: this.meter.wh(i), noise: this.meter.noise(i), powerW: this.meter.powerW(i) });
+    const hal = this.hal;
+    const relays = this.relays as Relays;
+    const meter = this.meter;
+    const names = this.meterNames;
+    // The link's figures, when there is an agent, over their values without one.
+    const s: RouterStatus = Object.assign(
+      {
+        fw: this.version,
+        uptimeS: Math.floor(hal.clock.nowMs() / 1000),
+        state: meter ? "running" : "config-error",
+        errors: this.errors,
+        relays: [] as number[],
+        loadW: 0,
+        fuseLimitW: this.fuseLimitW || 0,
+        meters: [] as RouterStatus["meters"],
+        boot: 0,
+        mem: hal.system.memory(),
+        link: "none",
+        time: 0,
+        slot: 0,
+        requests: 0,
+        pendingAcks: 0,
+        flashFull: false,
+      },
+      this.agent && this.agent.summary(),
+    );
+    if (meter && names) {
+      s.boot = meter.bootCount;
+      s.loadW = relays.loadW();
+      for (let i = 0; i < relays.count(); i++) s.relays.push(relays.isOn(i) ? 1 : 0);
+      for (let i = 0; i < names.length; i++) {
+        s.meters.push({ name: names[i], pulses: meter.pulses(i), wh: meter.wh(i), noise: meter.noise(i), powerW: meter.powerW(i) });
       }
     }
-    this.printStatus(s);
+    hal.console.print("sden-router " + JSON.stringify(s));
     return s;
   }
 
@@ -325,7 +330,7 @@ export class Router {
   stop(): void {
     if (this.agent) this.agent.stop();
     if (this.meter) this.meter.flush();
-    for (let i = 0; i < this.timers.length; i++) this.hal.clock.clearInterval(this.timers[i]);
+    for (const t of this.timers) this.hal.clock.clearInterval(t);
     this.timers = [];
   }
 
@@ -333,15 +338,14 @@ export class Router {
    * Storage never compacts on its own here (hal/records.ts refuses a write
    * that would make it); when trash blocks the next record file, the totals
    * are saved and compaction runs now, between pulses, at a moment we choose.
+   * Runs only once the configuration runs: the meter and its records are there.
    */
   private maintainFlash(): void {
-    if (this.agent) {
-      this.agent.maintain();
-      return;
+    if (this.agent) this.agent.maintain();
+    else if ((this.meterRecords as Records).needsCompaction()) {
+      this.hal.flash.compact();
+      (this.meter as PulseMeter).flush();
     }
-    if (!this.meterRecords || !this.meter || !this.meterRecords.needsCompaction()) return;
-    this.hal.flash.compact();
-    this.meter.flush();
   }
 
   // Timers are made in methods of their own: an Espruino closure keeps its
@@ -349,52 +353,13 @@ export class Router {
   // the configuration) would keep every parsed record alive, several
   // hundred JsVars with 16 clients.
 
-  private startWatchdog(timeoutS: number): void {
-    const wd = this.hal.watchdog;
-    wd.enable(timeoutS);
-    this.timers.push(this.hal.clock.setInterval(() => wd.kick(), (timeoutS * 1000) / KICKS_PER_TIMEOUT));
-  }
-
   private startMaintenance(): void {
     this.timers.push(this.hal.clock.setInterval(() => this.maintainFlash(), MAINTAIN_MS));
-  }
-
-  private printBanner(c: RouterConfig, source: string): void {
-    const out = this.hal.console;
-    out.print("sden-router " + this.version + " on " + c.board + ", router " + c.gridId + "/" + c.routerId + " (config from " + source + ")");
-    out.print("fuse " + c.fuseLimitW + " W, packet " + c.packetWh + " Wh, slot " + c.slotMin + " min, heartbeat " + c.heartbeatS + " s, watchdog " + c.watchdogS + " s");
-    for (let i = 0; i < c.relays.length; i++) {
-      const r = c.relays[i];
-      out.print("relay " + i + " " + r.name + ": pin " + r.pin + ", " + r.ratedW + " W, boot " + (r.bootOn ? "on" : "off") + ", min on " + r.minOnS + " s, min off " + r.minOffS + " s");
-    }
-    for (let i = 0; i < c.meters.length; i++) {
-      const m = c.meters[i];
-      out.print("meter " + i + " " + m.name + ": pin " + m.pin + ", " + m.role + ", " + m.pulsesPerKwh + " imp/kWh, min width " + m.minWidthMs + " ms");
-    }
-    out.print("boot " + (this.meter ? this.meter.bootCount : 0) + "; type R.status() for the state");
-  }
-
-  private printErrors(source: string): void {
-    const out = this.hal.console;
-    out.print("sden-router " + this.version + ": configuration refused (" + source + "), all relays held off:");
-    for (let i = 0; i < this.errors.length; i++) out.print("  " + this.errors[i]);
-  }
-
-  private printStatus(s: RouterStatus): void {
-    const out = this.hal.console;
-    out.print("sden-router " + s.fw + ", up " + s.uptimeS + " s, " + s.state + ", boot " + s.boot);
-    out.print("relays " + s.relays.join("") + ", load " + s.loadW + "/" + s.fuseLimitW + " W");
-    for (let i = 0; i < s.meters.length; i++) {
-      const m = s.meters[i];
-      out.print("meter " + m.name + ": " + m.wh + " Wh (" + m.pulses + " pulses; " + m.noise + " noise since boot), " + m.powerW + " W");
-    }
-    out.print("server " + s.link + ", slot " + s.slot + ", " + s.requests + " open requests, " + s.pendingAcks + " acks pending" + (s.flashFull ? ", FLASH FULL" : ""));
-    out.print("memory free " + s.mem.free + " of " + s.mem.total);
   }
 }
 
 // Apart from bootRouter: Espruino's closures keep their whole scope, and
-// there the boot options (the baked-in configuration's text) would stay alive.
+// there the boot options (the baked-in configuration) would stay alive.
 function exposeRouter(hal: Hal, router: Router): Router {
   hal.console.expose("R", {
     status: () => router.status(),

@@ -11,7 +11,8 @@
 //   time only from a heartbeat that echoes its HELLO (protocol/messages.ts,
 //   HEARTBEAT), so one replayed from the gap cannot turn its clock back.
 //
-// Record (crash-safe, hal/records.ts), little-endian uint32 words:
+// Record (crash-safe, hal/records.ts), uint32 words in the board's byte
+// order (little-endian on every Espruino board and on the test hosts):
 //   0 layout version (1)
 //   1-2 the reserved send bound, low word then high word
 //   3-4 the highest accepted receive seq, low word then high word
@@ -19,28 +20,18 @@
 import type { RecordStore } from "../hal/records";
 
 const SEQ_RECORD_VERSION = 1;
-const WORDS = 5;
 const TWO_32 = 0x100000000;
-
-/** A number up to 2^53 from words w and w+1 (low, high) of a little-endian record. */
-function read64(v: DataView, w: number): number {
-  return v.getUint32(4 * w, true) + v.getUint32(4 * w + 4, true) * TWO_32;
-}
-
-function write64(v: DataView, w: number, n: number): void {
-  v.setUint32(4 * w, n % TWO_32, true);
-  v.setUint32(4 * w + 4, Math.floor(n / TWO_32), true);
-}
 
 export class SeqStore {
   private readonly records: RecordStore;
   private readonly stepK: number;
-  private readonly buf: Uint8Array;
-  private readonly view: DataView;
+  /** The record's words (a Uint32Array keeps the low 32 bits of what it is given), and its bytes. */
+  private readonly w: Uint32Array;
+  private readonly bytes: Uint8Array;
   /** The bound persisted: every seq up to it may have been used. */
   private reserved = 0;
   /** The next seq to send. */
-  private next = 1;
+  private next: number;
   /** The highest seq accepted from the peer (persisted or not yet). */
   recvLast = 0;
   /** The highest accepted seq that is in flash. */
@@ -51,31 +42,32 @@ export class SeqStore {
   constructor(records: RecordStore, stepK: number) {
     this.records = records;
     this.stepK = stepK;
-    this.buf = new Uint8Array(WORDS * 4);
-    this.view = new DataView(this.buf.buffer);
+    const w = (this.w = new Uint32Array(5));
+    this.bytes = new Uint8Array(w.buffer);
     const r = records.load();
-    if (r !== undefined && r.length === WORDS * 4) {
-      const v = new DataView(r.buffer, r.byteOffset, r.length);
-      if (v.getUint32(0, true) === SEQ_RECORD_VERSION) {
-        this.reserved = read64(v, 1);
-        this.recvLast = this.recvSaved = read64(v, 3);
-        this.next = this.reserved + 1;
+    if (r && r.length === 20) {
+      // A copy: the record may sit at any offset in flash.
+      this.bytes.set(r);
+      if (w[0] === SEQ_RECORD_VERSION) {
+        this.reserved = w[1] + w[2] * TWO_32;
+        this.recvLast = this.recvSaved = w[3] + w[4] * TWO_32;
       }
     }
+    this.next = this.reserved + 1;
   }
 
   private save(reserved: number, recv: number): boolean {
-    this.view.setUint32(0, SEQ_RECORD_VERSION, true);
-    write64(this.view, 1, reserved);
-    write64(this.view, 3, recv);
-    const e = this.records.save(this.buf);
-    this.lastSaveError = e;
-    if (e !== 0) return false;
+    const w = this.w;
+    w[0] = SEQ_RECORD_VERSION;
+    w[1] = reserved;
+    w[2] = reserved / TWO_32;
+    w[3] = recv;
+    w[4] = recv / TWO_32;
+    if ((this.lastSaveError = this.records.save(this.bytes))) return false;
     this.reserved = reserved;
     this.recvSaved = recv;
     return true;
   }
-
   /** The seq for the next message sent; 0 when a new bound could not be saved (send nothing then). */
   nextSend(): number {
     if (this.next > this.reserved && !this.save(this.next + this.stepK - 1, this.recvLast)) return 0;

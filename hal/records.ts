@@ -1,15 +1,19 @@
 // Crash-safe records on top of any Flash (design: persistence never trusts
 // Storage to be atomic; see espruino.md, "Storage is NOT safe against power
-// cuts"). The latest saved record survives a power cut at any flash
-// operation: load() then returns it, or the one saved before it when the cut
-// hit a save in progress, never a mix and never nothing.
+// cuts"). One log serves both owners: Records (here: the latest of a
+// series of values, the meter totals and the seq bounds) and Journal
+// (hal/journal.ts: a snapshot and the entries appended after it). The
+// latest saved record survives a power cut at any flash operation: load()
+// then returns it, or the one saved before it when the cut hit a save in
+// progress, never a mix and never nothing.
 //
-// Layout: an append log over two pre-allocated files, <name>.0 and <name>.1.
-// Records follow one another from offset 0, each starting 4-aligned:
+// Layout: two pre-allocated files, <name>.0 and <name>.1. Records follow
+// one another from offset 0, each starting 4-aligned:
 //
 //   off+0       u8   magic 0xA5
-//   off+1       u8   kind: 0x00 here; hal/journal.ts uses 0x01 and 0x02,
-//                    so neither ever takes the other's records for its own
+//   off+1       u8   kind: 0x00 for Records; the journal's snapshot 0x01
+//                    and entry 0x02, so neither ever takes the other's
+//                    records for its own
 //   off+2       u16  data length (little-endian)
 //   off+4       u32  sequence number, 1 for the first record
 //   off+8       data
@@ -18,24 +22,39 @@
 //   never 0xFF: the end of the programmed bytes is the end of the log.
 //
 // A record is valid when its magic, kind, CRC and zero padding are all
-// there. All-0xFF, short, torn or bad-CRC records are invalid and skipped.
+// there. All-0xFF, short, torn or bad-CRC records are invalid and skipped,
+// 4 bytes at a time.
 //
-// Flash operations per save:
-//   append     1  (an offset write into the current file)
-//   rotation   3  (erase the other file, which holds only older records;
-//                 pre-allocate it with the new record as its first record:
-//                 header + data); 2 when the other file does not exist yet
-// A cut before the last of these leaves the previous record in place; a
-// torn append leaves bytes the writer then steps over (it resumes after the
-// last programmed byte, rounded up to 4, and never programs a byte twice).
+// Sequence numbers count every record. The first record of a file (the
+// "head": a Records record, or the journal's snapshot) is written with the
+// file; the current file is the one whose head is valid and has the higher
+// number, the other is ignored. Its later records count on from the head
+// without a gap: a record lost in the middle ends the log there, so the
+// history never has a hole in it.
+//
+// Flash operations, and what a power cut at each leaves:
+//   append   1  an offset write of the whole record into the current file,
+//               which resumes after the last programmed byte, rounded up
+//               to 4: no byte is ever programmed twice. Torn or not done:
+//               the record is invalid, the ones before it stay.
+//   fold     3  erase the other file (it holds only what the current file
+//               made obsolete); pre-allocate it with the new record as its
+//               head: Storage header, then data. 2 when the other file does
+//               not exist yet; one erase more per stale copy a cut
+//               compaction left under that name. Until the data write
+//               completes the other file has no valid head and the current
+//               file still wins. The file is then read back: if Storage
+//               lost it, the journal's fold() throws and a Records save
+//               returns REC_FULL, the files as they were.
+// A Records save appends, or folds (starts the other file) when the record
+// does not fit in the current file.
 //
 // Storage compaction is never started from here: before creating a file,
-// save() checks getFree() and returns REC_FULL when the file would not fit,
-// changing nothing. needsCompaction() tells the owner when to call
-// flash.compact() at a moment it chooses.
-//
-// The record format and the helpers that encode, check and scan records
-// are exported for hal/journal.ts, which keeps its log in the same format.
+// fold() checks getFree() and returns J_FULL (REC_FULL), changing
+// nothing, when the file would not fit without compaction; the owner calls
+// flash.compact() at a moment it chooses (needsCompaction(), foldsLeft()).
+// Sequence numbers are u32 and are assumed never to wrap (one record a
+// second for 136 years).
 
 import type { Flash } from "./types";
 
@@ -43,23 +62,25 @@ import type { Flash } from "./types";
 export const REC_OK = 0;
 /** The record does not fit in one file (or is over 65,535 bytes). */
 export const REC_TOO_BIG = 1;
-/** The next file does not fit in flash without compaction; nothing was changed. */
-export const REC_FULL = 2;
+/**
+ * The next file does not fit in flash without compaction, or Storage did
+ * not keep it (after a cut compaction); nothing was changed. Equals J_FULL.
+ */
+export const REC_FULL = 3;
 
-const MAGIC = 0xa5;
-/** The kind byte of a Records record. */
-const KIND_RECORD = 0;
-/** Header (magic, kind, length, sequence) before the data. */
-export const REC_HEADER_BYTES = 8;
-/** The smallest record: header, CRC and 4 bytes of padding. */
-export const REC_MIN_BYTES = 16;
-/** The longest data a record can hold (its length is a u16). */
-export const REC_MAX_DATA_BYTES = 0xffff;
-/** What Storage adds to a file: a 32-byte header; data aligned to 4 (8 on some boards). */
-const STORAGE_HEADER_BYTES = 32;
-const STORAGE_ALIGN_BYTES = 8;
-/** Storage names are at most 28 characters; ".0" and ".1" take 2. */
-const MAX_NAME_CHARS = 26;
+/** Bytes a record with dataBytes of data takes in a file (always a multiple of 4). */
+export function recordBytes(dataBytes: number): number {
+  return (dataBytes + 16) & ~3;
+}
+
+function u32(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+}
+
+function put32(b: Uint8Array, at: number, v: number): void {
+  // A Uint8Array keeps the low 8 bits.
+  for (let k = 0; k < 4; k++) b[at + k] = v >> (k * 8);
+}
 
 /** What an owner of crash-safe records uses: the latest record, and saving the next. */
 export interface RecordStore {
@@ -72,155 +93,188 @@ export interface RecordStore {
 export interface RecordsOptions {
   /** Base name of the two files, at most 26 characters (".0"/".1" is added). */
   name: string;
-  /** Size of each pre-allocated file; one save can hold fileBytes - 13 bytes. */
+  /** Size of each pre-allocated file, a multiple of 4 from 16 to 65,548; one record can hold fileBytes - 13 bytes. */
   fileBytes: number;
 }
 
-/** Bytes a record with dataBytes of data takes in a file (always a multiple of 4). */
-export function recordBytes(dataBytes: number): number {
-  return (dataBytes + REC_MIN_BYTES) & ~3;
-}
-
-/** Flash space one pre-allocated file of fileBytes takes, Storage's header included. */
-export function fileCostBytes(fileBytes: number): number {
-  return STORAGE_HEADER_BYTES + Math.ceil(fileBytes / STORAGE_ALIGN_BYTES) * STORAGE_ALIGN_BYTES;
-}
-
-/** Throws unless name and fileBytes suit a pair of record files; who names the caller. */
-export function checkRecordFiles(who: string, name: string, fileBytes: number): void {
-  if (name.length < 1 || name.length > MAX_NAME_CHARS) throw new Error(who + ": name must be 1-" + MAX_NAME_CHARS + " characters");
-  if (!(fileBytes >= REC_MIN_BYTES) || fileBytes % 4 !== 0) throw new Error(who + ": fileBytes must be a multiple of 4, at least " + REC_MIN_BYTES);
-}
-
-function readU32(b: Uint8Array, at: number): number {
-  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
-}
-
-function writeU32(b: Uint8Array, at: number, v: number): void {
-  b[at] = v & 0xff;
-  b[at + 1] = (v >>> 8) & 0xff;
-  b[at + 2] = (v >>> 16) & 0xff;
-  b[at + 3] = (v >>> 24) & 0xff;
-}
-
-/** A whole record (header, data, CRC, padding), ready for one flash write. */
-export function encodeRecord(kind: number, seq: number, data: Uint8Array, crc32: (d: Uint8Array) => number): Uint8Array {
-  const len = data.length;
-  const rec = new Uint8Array(recordBytes(len));
-  rec[0] = MAGIC;
-  rec[1] = kind;
-  rec[2] = len & 0xff;
-  rec[3] = len >>> 8;
-  writeU32(rec, 4, seq >>> 0);
-  rec.set(data, REC_HEADER_BYTES);
-  writeU32(rec, REC_HEADER_BYTES + len, crc32(rec.subarray(0, REC_HEADER_BYTES + len)));
-  return rec;
-}
-
-/** The data length of a valid record of this kind at off, or -1. */
-export function recordAt(b: Uint8Array, off: number, kind: number, crc32: (d: Uint8Array) => number): number {
-  if (b[off] !== MAGIC || b[off + 1] !== kind) return -1;
-  const len = b[off + 2] | (b[off + 3] << 8);
-  const end = off + recordBytes(len);
-  if (end > b.length) return -1;
-  for (let i = off + REC_HEADER_BYTES + len + 4; i < end; i++) if (b[i] !== 0) return -1;
-  const crc = crc32(b.subarray(off, off + REC_HEADER_BYTES + len)) >>> 0;
-  return crc === readU32(b, off + REC_HEADER_BYTES + len) ? len : -1;
-}
-
-/** The sequence number of the record at off. */
-export function recordSeq(b: Uint8Array, off: number): number {
-  return readU32(b, off + 4);
-}
-
 /**
- * Where writing resumes in a file: after its last programmed (non-0xFF)
- * byte, rounded up to 4, so torn leftovers are never written over.
+ * The two-file log both Records and Journal are. They extend it without a
+ * constructor of their own: the bundle has no `super` (tools/build/this-alias.ts).
  */
-export function resumeOffset(b: Uint8Array): number {
-  let end = b.length;
-  while (end > 0 && b[end - 1] === 0xff) end--;
-  return (end + 3) & ~3;
-}
-
-export class Records implements RecordStore {
-  private readonly flash: Flash;
-  private readonly crc32: (d: Uint8Array) => number;
-  private readonly names: string[];
-  private readonly fileBytes: number;
-  /** Flash space a new file takes, Storage's header included. */
-  private readonly fileCostBytes: number;
-  /** False until the files were scanned, and while a save is under way. */
-  private known = false;
-  /** File (0 or 1) holding the latest record, or -1 when there is none. */
-  private cur = -1;
-  /** Where the next record goes in the current file. */
-  private pos = 0;
-  /** Length of the current file. */
-  private curBytes = 0;
-  /** Sequence number of the latest record (0: none). */
-  private lastSeq = 0;
-  /** Offset and data length of the latest record in the current file. */
-  private lastOff = 0;
-  private lastLen = 0;
+export class RecordLog {
+  protected readonly fl: Flash;
+  protected readonly crc: (d: Uint8Array) => number;
+  /** "<name>.": file i is stem + i. */
+  protected readonly stem: string;
+  protected readonly fileLen: number;
+  /** Flash space a new file takes: Storage's 32-byte header, data aligned to 8. */
+  protected readonly cost: number;
+  /** Kind of a file's head; the records after it are 2 * headKind. */
+  protected readonly headKind: number;
+  // The state below is set by scan(), which the constructor runs.
+  /** Sequence number of the last record; 0 when there is none (read only). */
+  seq!: number;
+  /** File (0 or 1) holding the latest records, or -1 when there is none. */
+  protected cur!: number;
+  /** Length of the current file (0: none), and where the next record goes in it. */
+  protected curBytes!: number;
+  protected wpos!: number;
+  /** Data length and sequence number of the current file's head. */
+  protected headBytes!: number;
+  protected headSeq!: number;
+  /** Offset and data length of the last record, as the last scan found them. */
+  protected lastOff!: number;
+  protected lastBytes!: number;
 
   constructor(flash: Flash, crc32: (d: Uint8Array) => number, options: RecordsOptions) {
-    checkRecordFiles("Records", options.name, options.fileBytes);
-    this.flash = flash;
-    this.crc32 = crc32;
-    this.names = [options.name + ".0", options.name + ".1"];
-    this.fileBytes = options.fileBytes;
-    this.fileCostBytes = fileCostBytes(options.fileBytes);
+    const n = options.name;
+    const f = options.fileBytes;
+    // Storage names are at most 28 characters; a record's length is a u16.
+    if (!n || n.length > 26 || f % 4 || !(f >= 16 && f <= 65548)) throw new Error("record files " + n + ": name 1-26 chars, fileBytes 16-65548, a multiple of 4");
+    this.fl = flash;
+    this.crc = crc32;
+    this.stem = n + ".";
+    this.fileLen = f;
+    this.cost = 32 + ((f + 7) & ~7);
+    // Records' records are all kind 0 (Records has save(), the journal has
+    // not); the journal's snapshot is 1, its entries 2.
+    this.headKind = (this as { save?: unknown }).save ? 0 : 1;
+    this.scan();
   }
 
-  /** Sequence number of the latest record; 0 when there is none. */
-  get seq(): number {
-    if (!this.known) this.scan();
-    return this.lastSeq;
+  /** The data length of a valid record of this kind at off, or -1. */
+  private at(b: Uint8Array, off: number, kind: number): number {
+    const len = b[off + 2] | (b[off + 3] << 8);
+    const e = off + 8 + len;
+    if (b[off] !== 0xa5 || b[off + 1] !== kind) return -1;
+    // Padding up to the record's end; past the file's end reads undefined.
+    for (let i = off + recordBytes(len); --i >= e + 4; ) if (b[i] !== 0) return -1;
+    return this.crc(b.subarray(off, e)) === u32(b, e) ? len : -1;
   }
 
-  /** The data of the latest valid record, or undefined when there is none. */
+  /** Writes a whole record in one flash operation. */
+  private put(name: string, kind: number, seq: number, data: Uint8Array, off: number, size?: number): void {
+    const len = data.length;
+    const r = new Uint8Array(recordBytes(len));
+    r.set([0xa5, kind, len, len >> 8]);
+    put32(r, 4, seq);
+    r.set(data, 8);
+    put32(r, 8 + len, this.crc(r.subarray(0, 8 + len)));
+    this.fl.write(name, r, off, size);
+  }
+
+  /**
+   * Walks the records after a file's head: those numbered on from it without
+   * a gap, up to the last programmed byte. Returns the last one's sequence
+   * number and notes where it is and where the next goes; with `out`,
+   * pushes a view of each.
+   */
+  private walk(b: Uint8Array, headBytes: number, seq: number, out?: Uint8Array[]): number {
+    let end = b.length;
+    while (end > 0 && b[end - 1] === 0xff) end--;
+    this.wpos = (end + 3) & ~3;
+    this.lastOff = 0;
+    this.lastBytes = headBytes;
+    let off = recordBytes(headBytes);
+    while (off + 16 <= this.wpos) {
+      const len = this.at(b, off, this.headKind * 2);
+      if (len < 0 || u32(b, off + 4) !== seq + 1) {
+        off += 4;
+        continue;
+      }
+      if (out) out.push(b.subarray(off + 8, off + 8 + len));
+      seq++;
+      this.lastOff = off;
+      this.lastBytes = len;
+      off += recordBytes(len);
+    }
+    return seq;
+  }
+
+  /**
+   * Reads both files and finds the current one, its last record and where
+   * the next goes. Returns the current file's bytes (undefined when there
+   * is none); with `out`, pushes a view of each record after the head.
+   */
+  protected scan(out?: Uint8Array[]): Uint8Array | undefined {
+    let b: Uint8Array | undefined;
+    this.cur = -1;
+    this.curBytes = this.wpos = this.headBytes = this.headSeq = this.seq = 0;
+    for (let i = 0; i < 2; i++) {
+      const f = this.fl.read(this.stem + i);
+      const len = f ? this.at(f, 0, this.headKind) : -1;
+      if (len < 0) continue;
+      const seq = u32(f as Uint8Array, 4);
+      // The same head in both files: a stale copy that a cut compaction
+      // left in Storage's free space, under a file created since. The copy
+      // that goes further wins.
+      if (b && (seq < this.headSeq || (seq === this.headSeq && this.walk(f as Uint8Array, len, seq) <= this.walk(b, this.headBytes, seq)))) continue;
+      b = f;
+      this.cur = i;
+      this.headBytes = len;
+      this.headSeq = seq;
+    }
+    if (b) {
+      this.seq = this.walk(b, this.headBytes, this.headSeq, out);
+      this.curBytes = b.length;
+    }
+    return b;
+  }
+
+  /** Appends a record after the last: J_OK, J_TOO_BIG or J_FOLD (J_ codes: hal/journal.ts). One flash operation. */
+  append(data: Uint8Array): number {
+    const n = recordBytes(data.length);
+    if (recordBytes(this.headBytes) + n > this.fileLen) return 1;
+    if (this.wpos + n > this.curBytes) return 2;
+    // Moved on first: if the write throws half-way, its bytes are never programmed again.
+    this.wpos += n;
+    this.put(this.stem + this.cur, this.headKind * 2, this.seq + 1, data, this.wpos - n);
+    this.seq++;
+    return 0;
+  }
+
+  /**
+   * Starts the other file with data as its head: J_OK, J_TOO_BIG or J_FULL.
+   * Numbered after the last record and after afterSeq (a backup's tag).
+   * Throws when Storage refuses the file or (the journal's) loses it, with
+   * the files as they were.
+   */
+  fold(data: Uint8Array, afterSeq?: number): number {
+    if (recordBytes(data.length) > this.fileLen) return 1;
+    if (this.fl.getFree() < this.cost) return 3;
+    // (undefined > n is false.)
+    const seq = ((afterSeq as number) > this.seq ? (afterSeq as number) : this.seq) + 1;
+    const name = this.stem + (this.cur ? 0 : 1);
+    // The other file holds only what the current one made obsolete: it may
+    // go, with any stale copies of it that a cut compaction left behind
+    // (erasing a missing file does nothing).
+    for (let k = 0; k < 8; k++) this.fl.erase(name);
+    this.put(name, this.headKind, seq, data, 0, this.fileLen);
+    // Read back: after a cut compaction Storage can take a file it then
+    // does not give back (its free space holds junk past a broken chain);
+    // then the files are as they were. The journal throws (its owner
+    // reports it); a Records save is refused as flash full.
+    this.scan();
+    if (this.seq === seq) return 0;
+    if (this.headKind) throw new Error("Storage did not keep " + name);
+    return 3;
+  }
+}
+
+/** The latest of a series of records (meter totals, seq bounds). */
+export class Records extends RecordLog implements RecordStore {
+  /**
+   * The data of the latest valid record, or undefined when there is none: a
+   * view into the file as Flash.read gave it (read it before the next save).
+   */
   load(): Uint8Array | undefined {
-    if (!this.known) this.scan();
-    if (this.cur < 0) return undefined;
-    const file = this.flash.read(this.names[this.cur]);
-    if (file === undefined) return undefined;
-    // A copy (typedArray.slice gives a plain Array on 2v29).
-    const start = this.lastOff + REC_HEADER_BYTES;
-    const out = new Uint8Array(this.lastLen);
-    out.set(file.subarray(start, start + this.lastLen));
-    return out;
+    const b = this.scan();
+    return b && b.subarray(this.lastOff + 8, this.lastOff + 8 + this.lastBytes);
   }
 
   /** Saves data as the latest record: REC_OK, REC_TOO_BIG or REC_FULL. */
   save(data: Uint8Array): number {
-    if (!this.known) this.scan();
-    const len = data.length;
-    const total = recordBytes(len);
-    if (len > REC_MAX_DATA_BYTES || total > this.fileBytes) return REC_TOO_BIG;
-    const append = this.cur >= 0 && this.pos + total <= this.curBytes;
-    const target = append ? this.cur : this.cur === 0 ? 1 : 0;
-    if (!append && this.flash.getFree() < this.fileCostBytes) return REC_FULL;
-    const seq = (this.lastSeq + 1) >>> 0;
-    const rec = encodeRecord(KIND_RECORD, seq, data, this.crc32);
-    // If a flash call throws half-way, the files are scanned again next time.
-    this.known = false;
-    if (append) {
-      this.flash.write(this.names[target], rec, this.pos);
-      this.lastOff = this.pos;
-    } else {
-      // The other file holds only records older than the latest: it may go.
-      this.flash.erase(this.names[target]);
-      this.flash.write(this.names[target], rec, 0, this.fileBytes);
-      this.cur = target;
-      this.curBytes = this.fileBytes;
-      this.lastOff = 0;
-    }
-    this.pos = this.lastOff + total;
-    this.lastSeq = seq;
-    this.lastLen = len;
-    this.known = true;
-    return REC_OK;
+    return this.append(data) && this.fold(data);
   }
 
   /**
@@ -229,45 +283,7 @@ export class Records implements RecordStore {
    * at a moment it chooses, rather than get REC_FULL later.
    */
   needsCompaction(): boolean {
-    const free = this.flash.getFree();
-    return free < this.fileCostBytes && free + this.flash.getTrash() >= this.fileCostBytes;
-  }
-
-  /** Finds the latest valid record in one file, and where writing would resume. */
-  private scanFile(file: number, b: Uint8Array): void {
-    const resume = resumeOffset(b);
-    let off = 0;
-    while (off + REC_MIN_BYTES <= resume) {
-      const len = recordAt(b, off, KIND_RECORD, this.crc32);
-      if (len < 0) {
-        off += 4;
-        continue;
-      }
-      const seq = recordSeq(b, off);
-      if (seq > this.lastSeq) {
-        this.lastSeq = seq;
-        this.cur = file;
-        this.lastOff = off;
-        this.lastLen = len;
-        this.pos = resume;
-        this.curBytes = b.length;
-      }
-      off += recordBytes(len);
-    }
-  }
-
-  /** Reads both files to find the latest record and the write position. */
-  private scan(): void {
-    this.cur = -1;
-    this.pos = 0;
-    this.curBytes = 0;
-    this.lastSeq = 0;
-    this.lastOff = 0;
-    this.lastLen = 0;
-    for (let i = 0; i < 2; i++) {
-      const b = this.flash.read(this.names[i]);
-      if (b !== undefined) this.scanFile(i, b);
-    }
-    this.known = true;
+    const free = this.fl.getFree();
+    return free < this.cost && free + this.fl.getTrash() >= this.cost;
   }
 }

@@ -59,43 +59,16 @@ export interface RelaysOptions {
   onRefused?: RelayRefusedHandler;
 }
 
-function isWhole(v: unknown, max: number): boolean {
-  return typeof v === "number" && Math.floor(v) === v && v >= 0 && v <= max;
-}
-
-/** Every problem with the options, "field: message"; thrown before any pin is touched. */
-function checkOptions(o: RelaysOptions): string[] {
-  const problems: string[] = [];
-  if (!isWhole(o.fuseLimitW, 1000000)) problems.push("fuseLimitW: must be a whole number of W from 0 to 1000000; got " + o.fuseLimitW);
-  const ch = o.channels;
-  let bootW = 0;
-  for (let i = 0; i < ch.length; i++) {
-    const c = ch[i];
-    const f = "channels[" + i + "].";
-    if (typeof c.pin !== "string" || c.pin.length === 0) problems.push(f + "pin: must be a pin name; got " + c.pin);
-    if (!isWhole(c.ratedW, 1000000)) problems.push(f + "ratedW: must be a whole number of W from 0 to 1000000; got " + c.ratedW);
-    if (!isWhole(c.minOnS, 86400)) problems.push(f + "minOnS: must be a whole number of s from 0 to 86400; got " + c.minOnS);
-    if (!isWhole(c.minOffS, 86400)) problems.push(f + "minOffS: must be a whole number of s from 0 to 86400; got " + c.minOffS);
-    for (let j = 0; j < i; j++) {
-      if (ch[j].pin === c.pin) problems.push(f + "pin: " + c.pin + " is already used by channels[" + j + "]");
-    }
-    if (c.bootOn === true) bootW += c.ratedW;
-  }
-  if (problems.length === 0 && bootW > o.fuseLimitW) {
-    problems.push("channels[].bootOn: channels on at boot draw " + bootW + " W, above fuseLimitW " + o.fuseLimitW + " W; set bootOn false on some");
-  }
-  return problems;
-}
-
 export class Relays {
-  private readonly clock: Clock;
+  private readonly clk: Clock;
   private readonly onRefused: RelayRefusedHandler | undefined;
-  private readonly fuseLimitW: number;
+  private readonly fuse: number;
   private readonly pins: DigitalOut[] = [];
-  private readonly on: Uint8Array;
-  private readonly ratedW: Uint32Array;
-  private readonly minOnMs: Uint32Array;
-  private readonly minOffMs: Uint32Array;
+  /** 1 for a channel that is on. */
+  private readonly lvl: Uint8Array;
+  private readonly watts: Uint32Array;
+  /** Minimum ms before channel c may switch to level v: hold[2c + v] (on: minOffS, off: minOnS). */
+  private readonly hold: Uint32Array;
   /** Clock ms of the last switching of each channel (boot counts as one). */
   private readonly lastSwitchMs: Float64Array;
   private readonly switchCount: Uint32Array;
@@ -105,33 +78,34 @@ export class Relays {
   private load = 0;
   private closed = false;
 
+  /**
+   * The options are not checked here: the router builds Relays only from a
+   * configuration validateConfig accepted (firmware/config.ts: whole ratedW,
+   * minOnS and minOffS in range, pins valid and not used twice, and the
+   * channels on at boot within fuseLimitW).
+   */
   constructor(options: RelaysOptions) {
-    const problems = checkOptions(options);
-    if (problems.length > 0) throw new Error("Relays: " + problems.join("; "));
     const ch = options.channels;
     const n = ch.length;
-    this.clock = options.clock;
+    this.clk = options.clock;
     this.onRefused = options.onRefused;
-    this.fuseLimitW = options.fuseLimitW;
-    this.on = new Uint8Array(n);
-    this.ratedW = new Uint32Array(n);
-    this.minOnMs = new Uint32Array(n);
-    this.minOffMs = new Uint32Array(n);
-    this.lastSwitchMs = new Float64Array(n);
+    this.fuse = options.fuseLimitW;
+    this.lvl = new Uint8Array(n);
+    this.watts = new Uint32Array(n);
+    this.hold = new Uint32Array(2 * n);
+    this.lastSwitchMs = new Float64Array(n).fill(this.clk.nowMs());
     this.switchCount = new Uint32Array(n);
     this.refusedCount = new Uint32Array(RELAY_CODES);
-    const bootMs = this.clock.nowMs();
     for (let i = 0; i < n; i++) {
       const c = ch[i];
-      const level = c.bootOn === true ? 1 : 0;
-      this.on[i] = level;
-      this.ratedW[i] = c.ratedW;
-      this.minOnMs[i] = c.minOnS * 1000;
-      this.minOffMs[i] = c.minOffS * 1000;
-      this.lastSwitchMs[i] = bootMs;
-      if (level) this.load += c.ratedW;
+      const v = c.bootOn ? 1 : 0;
+      this.lvl[i] = v;
+      this.watts[i] = c.ratedW;
+      this.hold[2 * i] = c.minOnS * 1000;
+      this.hold[2 * i + 1] = c.minOffS * 1000;
+      this.load += v * c.ratedW;
       // The level is written before the pin becomes an output (DigitalOutOptions.value).
-      this.pins.push(options.open({ pin: c.pin, value: level }));
+      this.pins.push(options.open({ pin: c.pin, value: v }));
     }
   }
 
@@ -143,19 +117,20 @@ export class Relays {
    * Returns whether the channel may now be switched on.
    */
   resume(channel: number): boolean {
-    if (!this.known(channel) || this.on[channel] === 1 || this.switchCount[channel] !== 0) return false;
-    this.lastSwitchMs[channel] = this.clock.nowMs() - this.minOffMs[channel];
+    // (An unknown channel reads undefined: not 0.)
+    if (this.lvl[channel] || this.switchCount[channel] !== 0) return false;
+    this.lastSwitchMs[channel] = this.clk.nowMs() - this.hold[2 * channel + 1];
     return true;
   }
 
   /** Number of channels. */
   count(): number {
-    return this.on.length;
+    return this.lvl.length;
   }
 
   /** Whether a channel is on (false for an unknown channel). */
   isOn(channel: number): boolean {
-    return this.known(channel) && this.on[channel] === 1;
+    return this.lvl[channel] === 1;
   }
 
   /** Sum of ratedW of the channels that are on. */
@@ -163,14 +138,14 @@ export class Relays {
     return this.load;
   }
 
-  /** Switchings made through set() and allOff() since construction (boot not counted). */
+  /** Switchings of a channel made through set() and allOff() since construction (boot not counted). */
   switchings(channel: number): number {
-    return this.known(channel) ? this.switchCount[channel] : 0;
+    return this.switchCount[channel];
   }
 
   /** How many switches were refused with a code (RELAY_UNKNOWN ... RELAY_CLOSED). */
   refusals(code: number): number {
-    return code >= 0 && code < RELAY_CODES ? this.refusedCount[code] : 0;
+    return this.refusedCount[code];
   }
 
   /**
@@ -179,10 +154,10 @@ export class Relays {
    * unknown channel). The fuse is not a timer: it depends on the others.
    */
   retryAtMs(channel: number, on: boolean): number {
-    if (!this.known(channel)) return RELAY_NEVER;
-    const want = on ? 1 : 0;
-    if (this.on[channel] === want) return this.lastSwitchMs[channel];
-    return this.lastSwitchMs[channel] + (want ? this.minOffMs[channel] : this.minOnMs[channel]);
+    const v = on ? 1 : 0;
+    // A whole number in range (Espruino throws on a typed array index that is not).
+    if (!(channel >>> 0 === channel && channel < this.lvl.length)) return RELAY_NEVER;
+    return this.lastSwitchMs[channel] + (this.lvl[channel] === v ? 0 : this.hold[2 * channel + v]);
   }
 
   /**
@@ -191,15 +166,22 @@ export class Relays {
    * which is also counted and passed to onRefused with its retry time.
    */
   set(channel: number, on: boolean): number {
-    if (this.closed) return this.refuse(channel, on, RELAY_CLOSED, RELAY_NEVER);
-    if (!this.known(channel)) return this.refuse(channel, on, RELAY_UNKNOWN, RELAY_NEVER);
-    const want = on ? 1 : 0;
-    if (this.on[channel] === want) return RELAY_OK;
-    const retryMs = this.retryAtMs(channel, on);
-    if (this.clock.nowMs() < retryMs) return this.refuse(channel, on, want ? RELAY_MIN_OFF : RELAY_MIN_ON, retryMs);
-    if (want && this.load + this.ratedW[channel] > this.fuseLimitW) return this.refuse(channel, on, RELAY_FUSE, retryMs);
-    this.apply(channel, want);
-    return RELAY_OK;
+    const v = on ? 1 : 0;
+    const retry = this.retryAtMs(channel, on);
+    const code = this.closed ? RELAY_CLOSED : retry === RELAY_NEVER ? RELAY_UNKNOWN : this.lvl[channel] === v ? RELAY_OK : this.clk.nowMs() < retry ? (v ? RELAY_MIN_OFF : RELAY_MIN_ON) : v && this.load + this.watts[channel] > this.fuse ? RELAY_FUSE : -1;
+    if (code < 0) {
+      this.pins[channel].write(v);
+      this.lvl[channel] = v;
+      this.lastSwitchMs[channel] = this.clk.nowMs();
+      this.switchCount[channel]++;
+      this.load += v ? this.watts[channel] : -this.watts[channel];
+      return RELAY_OK;
+    }
+    if (code) {
+      this.refusedCount[code]++;
+      if (!this.closed && this.onRefused) this.onRefused(channel, on, code, retry);
+    }
+    return code;
   }
 
   /**
@@ -209,9 +191,7 @@ export class Relays {
    */
   allOff(): number {
     let held = 0;
-    for (let i = 0; i < this.on.length; i++) {
-      if (this.on[i] === 1 && this.set(i, false) !== RELAY_OK) held++;
-    }
+    for (let i = 0; i < this.lvl.length; i++) if (this.lvl[i] && this.set(i, false)) held++;
     return held;
   }
 
@@ -220,23 +200,5 @@ export class Relays {
     if (this.closed) return;
     this.closed = true;
     for (let i = 0; i < this.pins.length; i++) this.pins[i].close();
-  }
-
-  private known(channel: number): boolean {
-    return typeof channel === "number" && Math.floor(channel) === channel && channel >= 0 && channel < this.on.length;
-  }
-
-  private apply(channel: number, want: number): void {
-    this.pins[channel].write(want ? 1 : 0);
-    this.on[channel] = want;
-    this.lastSwitchMs[channel] = this.clock.nowMs();
-    this.switchCount[channel]++;
-    this.load += want ? this.ratedW[channel] : -this.ratedW[channel];
-  }
-
-  private refuse(channel: number, on: boolean, code: number, retryAtMs: number): number {
-    this.refusedCount[code]++;
-    if (!this.closed && this.onRefused) this.onRefused(channel, on, code, retryAtMs);
-    return code;
   }
 }

@@ -52,30 +52,38 @@ export const CBOR_E_TYPE = 11;
 /** Encoding: the output buffer is too small. */
 export const CBOR_E_FULL = 12;
 
-const TWO_32 = 0x100000000;
-/** The largest integer the subset holds: 2^53 - 1, the largest a number holds exactly. */
-export const CBOR_MAX_INT = 9007199254740991;
+/**
+ * The largest integer the subset holds: 2^53 - 1, the largest a number holds
+ * exactly. Made by Number() so that the bundler keeps it a name rather than
+ * writing its 16 digits out at every use (exact on 2v29 too).
+ */
+export const CBOR_MAX_INT = Number("9007199254740991");
 
-/** Writes v big-endian into bytes out[at .. at+bytes). Arithmetic, not bit operations: v may be 2^32 - 1. */
-function writeBE(out: Uint8Array, at: number, v: number, bytes: number): void {
-  for (let i = bytes - 1; i >= 0; i--) {
-    out[at + i] = v % 256;
-    v = Math.floor(v / 256);
-  }
+/**
+ * The smallest argument a head with additional information ai (24..27:
+ * 1, 2, 4, 8 bytes) may carry in the shortest form: 24, 2^8, 2^16, 2^32.
+ * Literals: Math.pow(2, 32) is not exact on 2v29.
+ */
+function least(ai: number): number {
+  return ai < 25 ? 24 : ai < 26 ? 0x100 : ai < 27 ? 0x10000 : 0x100000000;
 }
 
 /**
  * Writes the head of an item: major type and argument, shortest form, when
  * it and `content` more bytes fit in out. Returns the new offset or -CBOR_E_FULL.
+ * The argument goes big-endian, by arithmetic rather than bit operations: it
+ * may be up to 2^53 - 1, which divides by 256 exactly.
  */
 function writeHead(out: Uint8Array, at: number, major: number, n: number, content: number): number {
-  const bytes = n < 24 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < TWO_32 ? 4 : 8;
+  let ai = n < 24 ? n : 24;
+  while (ai < 27 && n >= least(ai + 1)) ai++;
+  const bytes = ai < 24 ? 0 : 1 << (ai - 24);
   if (at + 1 + bytes + content > out.length) return -CBOR_E_FULL;
-  out[at] = (major << 5) | (bytes === 0 ? n : bytes === 1 ? 24 : bytes === 2 ? 25 : bytes === 4 ? 26 : 27);
-  if (bytes === 8) {
-    writeBE(out, at + 1, Math.floor(n / TWO_32), 4);
-    writeBE(out, at + 5, n % TWO_32, 4);
-  } else writeBE(out, at + 1, n, bytes);
+  out[at] = (major << 5) | ai;
+  for (let i = bytes; i > 0; i--) {
+    out[at + i] = n % 256;
+    n = Math.floor(n / 256);
+  }
   return at + 1 + bytes;
 }
 
@@ -91,16 +99,11 @@ function mapKeys(m: CborMap): number[] | null {
   const keys: number[] = [];
   for (let i = 0; i < names.length; i++) {
     const k = Number(names[i]);
-    if (String(k) !== names[i] || Math.floor(k) !== k || k > CBOR_MAX_INT || k < -CBOR_MAX_INT) return null;
-    let j = keys.length;
+    if (String(k) !== names[i] || Math.floor(k) !== k || Math.abs(k) > CBOR_MAX_INT) return null;
     keys.push(k);
-    while (j > 0 && keyBefore(k, keys[j - 1])) {
-      keys[j] = keys[j - 1];
-      j--;
-    }
-    keys[j] = k;
   }
-  return keys;
+  // Keys are distinct, so an unstable sort (2v29's) gives the one order.
+  return keys.sort((a, b) => (keyBefore(a, b) ? -1 : 1));
 }
 
 /**
@@ -110,7 +113,7 @@ function mapKeys(m: CborMap): number[] | null {
 export function encodeCbor(v: CborValue, out: Uint8Array, at: number, maxDepth: number): number {
   if (typeof v === "number") {
     if (v !== Math.floor(v)) return -CBOR_E_TYPE;
-    if (v > CBOR_MAX_INT || v < -CBOR_MAX_INT) return -CBOR_E_RANGE;
+    if (Math.abs(v) > CBOR_MAX_INT) return -CBOR_E_RANGE;
     return v < 0 ? writeHead(out, at, 1, -1 - v, 0) : writeHead(out, at, 0, v, 0);
   }
   if (v === false || v === true || v === null) {
@@ -118,21 +121,17 @@ export function encodeCbor(v: CborValue, out: Uint8Array, at: number, maxDepth: 
     out[at] = v === null ? 0xf6 : v ? 0xf5 : 0xf4;
     return at + 1;
   }
-  if (typeof v === "string") {
-    at = writeHead(out, at, 3, v.length, v.length);
-    if (at < 0) return at;
-    for (let i = 0; i < v.length; i++) {
-      const c = v.charCodeAt(i);
-      if (c > 0x7f) return -CBOR_E_TEXT;
+  // Text (ASCII only) and byte strings: the head, then a byte each.
+  const text = typeof v === "string";
+  if (text || v instanceof Uint8Array) {
+    const n = v.length;
+    at = writeHead(out, at, text ? 3 : 2, n, n);
+    for (let i = 0; i < n && at >= 0; i++) {
+      const c = text ? v.charCodeAt(i) : v[i];
+      if (c > (text ? 0x7f : 0xff)) return -CBOR_E_TEXT;
       out[at + i] = c;
     }
-    return at + v.length;
-  }
-  if (v instanceof Uint8Array) {
-    at = writeHead(out, at, 2, v.length, v.length);
-    if (at < 0) return at;
-    out.set(v, at);
-    return at + v.length;
+    return at < 0 ? at : at + n;
   }
   if (typeof v !== "object") return -CBOR_E_TYPE;
   if (maxDepth < 1) return -CBOR_E_DEPTH;
@@ -163,7 +162,8 @@ interface Reader {
   b: Uint8Array;
   p: number;
   e: number;
-  maxLength: number;
+  /** The longest string or container. */
+  m: number;
 }
 
 /**
@@ -175,10 +175,11 @@ function readHead(r: Reader, ib: number): number {
   const ai = ib & 31;
   if (ai < 24) return ai;
   if (ai > 27) {
-    r.e = ai === 31 && (ib >> 5 === 2 || ib >> 5 === 3 || ib >> 5 === 4 || ib >> 5 === 5) ? CBOR_E_UNSUPPORTED : CBOR_E_MALFORMED;
+    // Indefinite lengths (31) are well-formed for major types 2-5: initial bytes 0x40-0xbf.
+    r.e = ai === 31 && ib > 0x3f && ib < 0xc0 ? CBOR_E_UNSUPPORTED : CBOR_E_MALFORMED;
     return -1;
   }
-  const bytes = ai === 24 ? 1 : ai === 25 ? 2 : ai === 26 ? 4 : 8;
+  const bytes = 1 << (ai - 24);
   if (r.p + bytes > r.b.length) {
     r.e = CBOR_E_INCOMPLETE;
     return -1;
@@ -188,7 +189,7 @@ function readHead(r: Reader, ib: number): number {
   r.p += bytes;
   // bytes === 8 and n beyond 2^53: the sum above is no longer exact, but it
   // is above CBOR_MAX_INT, which the caller refuses.
-  if (n < (bytes === 1 ? 24 : bytes === 2 ? 0x100 : bytes === 4 ? 0x10000 : TWO_32)) {
+  if (n < least(ai)) {
     r.e = CBOR_E_NOT_PREFERRED;
     return -1;
   }
@@ -196,89 +197,56 @@ function readHead(r: Reader, ib: number): number {
 }
 
 function readItem(r: Reader, depth: number): CborValue {
-  if (r.p >= r.b.length) {
-    r.e = CBOR_E_INCOMPLETE;
-    return null;
-  }
-  const ib = r.b[r.p++];
-  const major = ib >> 5;
-  if (major === 7) {
+  const b = r.b, ib = b[r.p++], major = ib >> 5, ai = ib & 31;
+  let e = 0, n: number;
+  if (r.p > b.length) e = CBOR_E_INCOMPLETE;
+  else if (major === 7) {
     if (ib === 0xf4 || ib === 0xf5) return ib === 0xf5;
     if (ib === 0xf6) return null;
     // fc-fe are reserved and ff (break) stands outside an indefinite item:
     // not well-formed; so is a two-byte simple value below 32 (section 3.3).
     // Floats, undefined and the other simple values are well-formed but
     // outside the subset.
-    const ai = ib & 31;
-    if (ai > 27) r.e = CBOR_E_MALFORMED;
-    else if (ai > 23 && r.p + (1 << (ai - 24)) > r.b.length) r.e = CBOR_E_INCOMPLETE;
-    else if (ai === 24 && r.b[r.p] < 32) r.e = CBOR_E_MALFORMED;
-    else r.e = CBOR_E_UNSUPPORTED;
-    return null;
-  }
-  const n = readHead(r, ib);
-  if (n < 0) return null;
-  if (major === 6) {
-    r.e = CBOR_E_UNSUPPORTED;
-    return null;
-  }
-  if (n > CBOR_MAX_INT || (major === 1 && n > CBOR_MAX_INT - 1)) {
-    r.e = CBOR_E_RANGE;
-    return null;
-  }
-  if (major === 0) return n;
-  if (major === 1) return -1 - n;
-  if (n > r.maxLength) {
-    r.e = CBOR_E_LENGTH;
-    return null;
-  }
+    e = ai > 27 ? CBOR_E_MALFORMED : ai > 23 && r.p + (1 << (ai - 24)) > b.length ? CBOR_E_INCOMPLETE : ai === 24 && b[r.p] < 32 ? CBOR_E_MALFORMED : CBOR_E_UNSUPPORTED;
+  } else if ((n = readHead(r, ib)) < 0) return null;
+  else if (major === 6) e = CBOR_E_UNSUPPORTED;
+  else if (n > CBOR_MAX_INT || (major === 1 && n > CBOR_MAX_INT - 1)) e = CBOR_E_RANGE;
+  else if (major < 2) return major ? -1 - n : n;
+  else if (n > r.m) e = CBOR_E_LENGTH;
   // Every byte of a string, and every item of a container, takes at least a byte.
-  if (r.p + (major === 5 ? 2 * n : n) > r.b.length) {
-    r.e = CBOR_E_INCOMPLETE;
-    return null;
-  }
-  if (major === 2) {
+  else if (r.p + (major === 5 ? 2 * n : n) > b.length) e = CBOR_E_INCOMPLETE;
+  else if (major === 2) {
     r.p += n;
-    return r.b.subarray(r.p - n, r.p);
-  }
-  if (major === 3) {
+    return b.subarray(r.p - n, r.p);
+  } else if (major === 3) {
     let s = "";
-    for (let i = 0; i < n; i++) {
-      const c = r.b[r.p + i];
-      if (c > 0x7f) {
-        r.e = CBOR_E_TEXT;
-        return null;
-      }
-      s += String.fromCharCode(c);
+    for (let i = 0; i < n && !e; i++) {
+      if (b[r.p + i] > 0x7f) e = CBOR_E_TEXT;
+      s += String.fromCharCode(b[r.p + i]);
     }
     r.p += n;
-    return s;
-  }
-  if (depth < 1) {
-    r.e = CBOR_E_DEPTH;
-    return null;
-  }
-  if (major === 4) {
+    if (!e) return s;
+  } else if (depth < 1) e = CBOR_E_DEPTH;
+  else if (major === 4) {
     const a: CborValue[] = [];
-    for (let i = 0; i < n && r.e === 0; i++) a.push(readItem(r, depth - 1));
+    for (let i = 0; i < n && !r.e; i++) a.push(readItem(r, depth - 1));
     return a;
-  }
-  const m: CborMap = {};
-  let last = 0;
-  for (let i = 0; i < n && r.e === 0; i++) {
-    const k = readItem(r, 0);
-    // (r.e as number): readItem() changed it. Read at depth 0, a key fails
-    // with CBOR_E_DEPTH only by being a container.
-    if ((r.e as number) === CBOR_E_DEPTH) r.e = CBOR_E_KEY;
-    if (r.e !== 0) break;
-    if (typeof k !== "number" || (i > 0 && !keyBefore(last, k))) {
-      r.e = CBOR_E_KEY;
-      break;
+  } else {
+    const m: CborMap = {};
+    let last = 0;
+    for (let i = 0; i < n && !r.e; i++) {
+      const k = readItem(r, 0);
+      // Read at depth 0, a key fails with CBOR_E_DEPTH only by being a
+      // container; any key that is not an integer in order is refused.
+      if ((r.e as number) === CBOR_E_DEPTH || (!r.e && (typeof k !== "number" || (i > 0 && !keyBefore(last, k))))) r.e = CBOR_E_KEY;
+      if (r.e) break;
+      last = k as number;
+      m[last] = readItem(r, depth - 1);
     }
-    last = k;
-    m[k] = readItem(r, depth - 1);
+    return m;
   }
-  return m;
+  r.e = e;
+  return null;
 }
 
 /**
@@ -288,7 +256,7 @@ function readItem(r: Reader, depth: number): CborValue {
  * Never throws: a refused input gives e > 0 (CBOR_E_*) and v = null.
  */
 export function decodeCbor(bytes: Uint8Array, maxDepth: number, maxLength: number): CborDecoded {
-  const r: Reader = { b: bytes, p: 0, e: 0, maxLength: maxLength };
+  const r: Reader = { b: bytes, p: 0, e: 0, m: maxLength };
   let v = readItem(r, maxDepth);
   if (r.e === 0 && r.p < bytes.length) r.e = CBOR_E_TRAILING;
   if (r.e !== 0) v = null;

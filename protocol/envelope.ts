@@ -19,11 +19,11 @@
 // Since the encoding is canonical (protocol/cbor.ts), the mac item is
 // always the frame's last 9 bytes: 0x48 and the 8 MAC bytes.
 
-import { CBOR_E_FULL, decodeCbor, encodeCbor } from "./cbor";
+import { decodeCbor, encodeCbor } from "./cbor";
 import type { CborValue } from "./cbor";
 import { hmacSha256, sameBytes } from "./hmac";
 import type { Sha256 } from "./hmac";
-import { E_ENVELOPE, E_MAC, E_REPLAY, E_TYPE, E_VERSION, isKnownType, isUp, validateBody } from "./messages";
+import { E_ENVELOPE, E_MAC, E_REPLAY, E_TYPE, E_VERSION, isKnownType, isUp, validateBody, validateDown } from "./messages";
 import type { Limits } from "./messages";
 
 export const PROTOCOL_VERSION = 1;
@@ -43,25 +43,18 @@ export interface Envelope {
 }
 
 /**
- * Encodes [version, type, seq, time, body] in scratch, a buffer the caller
- * keeps for every message (its length is the largest frame), and appends the
- * MAC. Returns the frame in a new array of its own size, which may wait in a
+ * Encodes [version, type, seq, time, body, mac] in scratch, a buffer the
+ * caller keeps for every message (its length is the largest frame), the MAC
+ * over the bytes before the mac item. Returns the frame in a new array of its own size, which may wait in a
  * queue without holding a whole scratch buffer, or a negative CBOR_E_* code
  * when the frame does not fit.
  */
 export function seal(type: number, seq: number, time: number, body: CborValue, key: Uint8Array, sha256: Sha256, scratch: Uint8Array): Uint8Array | number {
-  const head: CborValue[] = [PROTOCOL_VERSION, type, seq, time, body];
-  let at = encodeCbor(head, scratch, 0, MAX_DEPTH);
+  // Encoded with a MAC of zeros first, then the MAC written over them.
+  const at = encodeCbor([PROTOCOL_VERSION, type, seq, time, body, new Uint8Array(MAC_BYTES)], scratch, 0, MAX_DEPTH);
   if (at < 0) return at;
-  if (at + 1 + MAC_BYTES > scratch.length) return -CBOR_E_FULL;
-  // The head of a 5-item array becomes that of the 6-item envelope; the MAC covers it.
-  scratch[0] = 0x86;
-  const mac = hmacSha256(sha256, key, scratch.subarray(0, at));
-  scratch[at++] = 0x40 | MAC_BYTES;
-  scratch.set(mac.subarray(0, MAC_BYTES), at);
-  const frame = new Uint8Array(at + MAC_BYTES);
-  frame.set(scratch.subarray(0, at + MAC_BYTES));
-  return frame;
+  scratch.set(hmacSha256(sha256, key, scratch.subarray(0, at - 1 - MAC_BYTES)).subarray(0, MAC_BYTES), at - MAC_BYTES);
+  return new Uint8Array(scratch.subarray(0, at));
 }
 
 /** What open() gives: the envelope, or the reason (e > 0) the frame was refused. */
@@ -70,8 +63,25 @@ export interface Opened {
   e: number;
 }
 
-function refused(e: number): Opened {
-  return { env: null, e: e };
+/** A body check: validateBody, or validateDown on the router's side. */
+type Validate = (type: number, b: CborValue, lim: Limits) => number;
+
+/** open() with the body check to use. */
+function openWith(frame: Uint8Array, key: Uint8Array, sha256: Sha256, up: boolean, lastSeq: number, lim: Limits, validate: Validate): Opened {
+  const d = decodeCbor(frame, MAX_DEPTH, MAX_LENGTH), f = d.v as CborValue[];
+  let e = d.e;
+  if (!e && (!Array.isArray(f) || f.length !== 6 || !(f[5] instanceof Uint8Array) || (f[5] as Uint8Array).length !== MAC_BYTES || !f[2])) e = E_ENVELOPE;
+  // version, type, seq, time: unsigned; time a uint32.
+  for (let i = 0; !e && i < 4; i++) if (typeof f[i] !== "number" || (f[i] as number) < 0 || (i === 3 && (f[i] as number) > 0xffffffff)) e = E_ENVELOPE;
+  if (!e) {
+    e =
+      f[0] !== PROTOCOL_VERSION ? E_VERSION
+      : !isKnownType(f[1] as number) || isUp(f[1] as number) !== up ? E_TYPE
+      : !sameBytes(hmacSha256(sha256, key, frame.subarray(0, frame.length - 1 - MAC_BYTES)), f[5] as Uint8Array, MAC_BYTES) ? E_MAC
+      : (f[2] as number) <= lastSeq ? E_REPLAY
+      : validate(f[1] as number, f[4], lim);
+  }
+  return { env: e ? null : { type: f[1] as number, seq: f[2] as number, time: f[3] as number, body: f[4] }, e: e };
 }
 
 /**
@@ -82,25 +92,7 @@ function refused(e: number): Opened {
  * has kept what it must.
  */
 export function open(frame: Uint8Array, key: Uint8Array, sha256: Sha256, up: boolean, lastSeq: number, lim: Limits): Opened {
-  const d = decodeCbor(frame, MAX_DEPTH, MAX_LENGTH);
-  if (d.e !== 0) return refused(d.e);
-  const f = d.v as CborValue[];
-  if (!Array.isArray(f) || f.length !== 6) return refused(E_ENVELOPE);
-  for (let i = 0; i < 4; i++) {
-    const n = f[i];
-    if (typeof n !== "number" || n < 0 || (i === 3 && n > 0xffffffff)) return refused(E_ENVELOPE);
-  }
-  const mac = f[5];
-  if (!(mac instanceof Uint8Array) || mac.length !== MAC_BYTES || f[2] === 0) return refused(E_ENVELOPE);
-  if (f[0] !== PROTOCOL_VERSION) return refused(E_VERSION);
-  const type = f[1] as number;
-  if (!isKnownType(type) || isUp(type) !== up) return refused(E_TYPE);
-  const want = hmacSha256(sha256, key, frame.subarray(0, frame.length - 1 - MAC_BYTES));
-  if (!sameBytes(want, mac, MAC_BYTES)) return refused(E_MAC);
-  if ((f[2] as number) <= lastSeq) return refused(E_REPLAY);
-  const e = validateBody(type, f[4], lim);
-  if (e !== 0) return refused(e);
-  return { env: { type: type, seq: f[2] as number, time: f[3] as number, body: f[4] }, e: 0 };
+  return openWith(frame, key, sha256, up, lastSeq, lim, validateBody);
 }
 
 /** Refusal counters: one per reason code (CBOR_E_* and E_*). */
@@ -147,7 +139,7 @@ export function windowAfter(lastSeq: number, seen: number, seq: number): number 
 export class Peer {
   key: Uint8Array;
   sha256: Sha256;
-  up: boolean;
+  up: false;
   lim: Limits;
   /** The highest seq accepted from this peer. */
   lastSeq: number;
@@ -158,8 +150,12 @@ export class Peer {
   /** The reason the last frame was refused, 0 when it was not. */
   reason: number;
 
-  /** up: this receiver is the server (it takes up messages). */
-  constructor(key: Uint8Array, sha256: Sha256, up: boolean, lim: Limits, lastSeq: number) {
+  /**
+   * The router's view of the server: it takes down messages only (up:
+   * false, as no server uses a Peer), so that only their schemas
+   * (validateDown) go into the router's bundle.
+   */
+  constructor(key: Uint8Array, sha256: Sha256, up: false, lim: Limits, lastSeq: number) {
     this.key = key;
     this.sha256 = sha256;
     this.up = up;
@@ -172,13 +168,13 @@ export class Peer {
 
   /** The envelope when the frame passes every check, else null with the reason counted. Changes nothing else. */
   check(frame: Uint8Array): Envelope | null {
-    const o = open(frame, this.key, this.sha256, this.up, replayFloor(this.lastSeq), this.lim);
+    const o = openWith(frame, this.key, this.sha256, this.up, replayFloor(this.lastSeq), this.lim, validateDown);
     if (o.env && seenBefore(this.lastSeq, this.seen, o.env.seq)) {
       o.env = null;
       o.e = E_REPLAY;
     }
     this.reason = o.e;
-    if (o.e !== 0 && this.refused[o.e] < 0xffff) this.refused[o.e]++;
+    if (o.e && this.refused[o.e] < 0xffff) this.refused[o.e]++;
     return o.env;
   }
 

@@ -13,10 +13,10 @@ export function hmacSha256(sha256: Sha256, key: Uint8Array, msg: Uint8Array): Ui
   const k = key.length > BLOCK_BYTES ? sha256(key) : key;
   const inner = new Uint8Array(BLOCK_BYTES + msg.length);
   const outer = new Uint8Array(BLOCK_BYTES + 32);
+  // The key padded with zeros: past its end k[i] is undefined, which ^ takes as 0.
   for (let i = 0; i < BLOCK_BYTES; i++) {
-    const b = i < k.length ? k[i] : 0;
-    inner[i] = b ^ 0x36;
-    outer[i] = b ^ 0x5c;
+    inner[i] = k[i] ^ 0x36;
+    outer[i] = k[i] ^ 0x5c;
   }
   inner.set(msg, BLOCK_BYTES);
   outer.set(sha256(inner), BLOCK_BYTES);

@@ -92,8 +92,6 @@ export const CFG_TELEMETRY_S = 4;
 export const CFG_IMPORT_WH = 5;
 /** 1: act as local server even when online; 0: only when the server is gone. */
 export const CFG_LOCAL_ONLY = 6;
-/** [min, max] per config key, index = key. */
-const CFG_RANGES = [0, 0, 10, 3600, 1, 10, 0, 86400, 60, 86400, 0, 100000, 0, 1];
 const CFG_KEYS = 6;
 
 // Reasons a frame or a body is refused (1-12 are the CBOR decoder's).
@@ -139,6 +137,7 @@ export const MAX_ITEMS = 32;
 const MAX_U16 = 0xffff;
 const MAX_U32 = 0xffffffff;
 
+
 /** What a receiver knows that bounds a body. */
 export interface Limits {
   /** Slots a plan covers (design: H, default 144). */
@@ -155,10 +154,31 @@ function isArray(v: CborValue, min: number, max: number): boolean {
   return Array.isArray(v) && v.length >= min && v.length <= max;
 }
 
+/** Printable ASCII (0x20-0x7e), min..max characters. */
 function isAscii(v: CborValue, min: number, max: number): boolean {
-  if (typeof v !== "string" || v.length < min || v.length > max) return false;
-  for (let i = 0; i < v.length; i++) if (v.charCodeAt(i) < 0x20 || v.charCodeAt(i) > 0x7e) return false;
-  return true;
+  return typeof v === "string" && v.length >= min && v.length <= max && /^[ -~]*$/.test(v);
+}
+
+/**
+ * The fields f[at], f[at + 1]... against spec, three numbers a field:
+ * [max, lo, hi]. E_SHAPE when one is not an integer 0..max (its type), else
+ * E_RANGE when one is outside lo..hi (its meaning), else 0. Stops at the end
+ * of f: the caller has checked its length.
+ */
+function uints(f: CborValue[], at: number, spec: number[]): number {
+  let e = 0;
+  for (let i = 0; i < spec.length && at < f.length; i += 3) {
+    const v = f[at++] as number;
+    if (!isUint(v, spec[i])) return E_SHAPE;
+    if (v < spec[i + 1] || v > spec[i + 2]) e = E_RANGE;
+  }
+  return e;
+}
+
+/** 0 when every element of a from index at is an integer 0..max, else E_SHAPE. */
+function allUints(a: CborValue[], at: number, max: number): number {
+  for (; at < a.length; at++) if (!isUint(a[at], max)) return E_SHAPE;
+  return 0;
 }
 
 /**
@@ -176,179 +196,81 @@ function checkCounts(a: CborValue[], max: number, some: boolean): number {
   return sum > 0 || !some ? 0 : E_RANGE;
 }
 
-/** The client's packets per slot, or -1 when the id is not a known client. */
+/** The client's packets per slot, or -E_SHAPE (not an id) or -E_CLIENT (not a known client). */
 function clientMax(v: CborValue, lim: Limits): number {
-  if (!isUint(v, MAX_U16) || (v as number) >= lim.maxPerSlot.length || lim.maxPerSlot[v as number] === 0) return -1;
-  return lim.maxPerSlot[v as number];
-}
-
-/** [earliest, end) inside the horizon and in order: 0, E_SHAPE, E_HORIZON or E_ORDER. */
-function checkWindow(earliest: CborValue, end: CborValue, lim: Limits): number {
-  if (!isUint(earliest, MAX_U16) || !isUint(end, MAX_U16)) return E_SHAPE;
-  if ((end as number) > lim.horizonSlots) return E_HORIZON;
-  return (end as number) > (earliest as number) ? 0 : E_ORDER;
+  if (!isUint(v, MAX_U16)) return -E_SHAPE;
+  return (v as number) < lim.maxPerSlot.length && lim.maxPerSlot[v as number] ? lim.maxPerSlot[v as number] : -E_CLIENT;
 }
 
 /** One REQUEST item. */
 function checkRequest(r: CborValue, lim: Limits): number {
   if (!isArray(r, 6, 8)) return E_SHAPE;
-  const f = r as CborValue[];
-  if (!isUint(f[0], MAX_U16) || !isUint(f[2], MAX_U16)) return E_SHAPE;
-  if (f[0] === 0) return E_RANGE;
+  const f = r as CborValue[], kind = f[2] as number, h = lim.horizonSlots;
+  if (!isUint(kind, MAX_U16)) return E_SHAPE;
+  let e = uints(f, 0, [MAX_U16, 1, MAX_U16]);
+  if (e) return e;
   const max = clientMax(f[1], lim);
-  if (max < 0) return isUint(f[1], MAX_U16) ? E_CLIENT : E_SHAPE;
-  const kind = f[2] as number;
+  if (max < 0) return -max;
   if (kind < KIND_PROFILE || kind > KIND_THERMAL) return E_RANGE;
-  if (f.length !== (kind === KIND_PROFILE ? 6 : kind === KIND_ENERGY ? 7 : 8)) return E_SHAPE;
-  const e = checkWindow(f[3], f[4], lim);
-  if (e !== 0) return e;
+  if (f.length !== 5 + kind || !isUint(f[3], MAX_U16) || !isUint(f[4], MAX_U16)) return E_SHAPE;
+  // [earliest, end) inside the horizon and in order.
   const slots = (f[4] as number) - (f[3] as number);
+  if ((f[4] as number) > h) return E_HORIZON;
+  if (slots <= 0) return E_ORDER;
   if (kind === KIND_PROFILE) {
-    if (!isArray(f[5], 1, lim.horizonSlots)) return E_SHAPE;
-    if ((f[5] as CborValue[]).length > slots) return E_ORDER;
-    return checkCounts(f[5] as CborValue[], max, true);
+    if (!isArray(f[5], 1, h)) return E_SHAPE;
+    return (f[5] as CborValue[]).length > slots ? E_ORDER : checkCounts(f[5] as CborValue[], max, true);
   }
   // Energy: packets by the deadline at up to maxPerSlot (f[6]); thermal:
   // packets in every window of f[6] slots, at up to maxPerSlot (f[7]).
-  const perSlot = f[f.length - 1];
-  if (!isUint(f[5], MAX_U32) || !isUint(perSlot, MAX_U16) || !isUint(f[6], MAX_U16)) return E_SHAPE;
-  if (perSlot === 0 || (perSlot as number) > max) return perSlot === 0 ? E_RANGE : E_POWER;
+  const perSlot = f[f.length - 1] as number;
+  e = uints(f, 5, [MAX_U32, 1, MAX_U32, MAX_U16, 0, MAX_U16, MAX_U16, 0, MAX_U16]);
+  if (e === E_SHAPE || !perSlot) return e || E_RANGE;
+  if (perSlot > max) return E_POWER;
   const over = kind === KIND_ENERGY ? slots : (f[6] as number);
-  if (kind === KIND_THERMAL && (over === 0 || over > slots)) return E_ORDER;
-  return f[5] === 0 || (f[5] as number) > (perSlot as number) * over ? E_RANGE : 0;
+  if (kind === KIND_THERMAL && (!over || over > slots)) return E_ORDER;
+  return e || (f[5] as number) > perSlot * over ? E_RANGE : 0;
 }
 
-/** A flat list of tuples of n fields, 1..MAX_ITEMS of them; 0 or E_SHAPE. */
-function checkTuples(b: CborValue, n: number): number {
-  return isArray(b, n, n * MAX_ITEMS) && (b as CborValue[]).length % n === 0 ? 0 : E_SHAPE;
-}
-
-/** A body of the given number of uints, each within its max. */
-function checkUints(b: CborValue, maxes: number[]): number {
-  if (!isArray(b, maxes.length, maxes.length)) return E_SHAPE;
-  for (let i = 0; i < maxes.length; i++) if (!isUint((b as CborValue[])[i], maxes[i])) return E_SHAPE;
-  return 0;
-}
-
-/** The body of a PAIRING report. */
+/** The body of a PAIRING report (2 to 7 fields). */
 function checkPairing(f: CborValue[]): number {
-  if (!isUint(f[0], MAX_U16) || !isUint(f[1], MAX_U16)) return E_SHAPE;
-  if (f[0] === 0 || (f[1] as number) > KIND_THERMAL) return E_RANGE;
-  if (f[1] === 0) return f.length === 2 ? 0 : E_SHAPE;
-  if (f.length !== 7 || !isUint(f[2], MAX_U16) || !(f[3] === null || isUint(f[3], MAX_U16))) return E_SHAPE;
-  if (!isUint(f[4], MAX_U32) || !isUint(f[5], MAX_U16) || !isAscii(f[6], 1, 16)) return E_SHAPE;
-  return (f[2] as number) > 15 || (f[3] !== null && (f[3] as number) > 15) || f[4] === 0 || (f[4] as number) > 50000 || (f[5] as number) > 7 ? E_RANGE : 0;
+  const e = uints(f, 0, [MAX_U16, 1, MAX_U16, MAX_U16, 0, KIND_THERMAL]);
+  // Kind 0: an unpairing, [client, 0].
+  if (e || !f[1]) return e || (f.length === 2 ? 0 : E_SHAPE);
+  if (f.length !== 7 || !isAscii(f[6], 1, 16)) return E_SHAPE;
+  // channel, input (null: none), ratedW, priority.
+  return uints([f[2], f[3] === null ? 0 : f[3], f[4], f[5]], 0, [MAX_U16, 0, 15, MAX_U16, 0, 15, MAX_U32, 1, 50000, MAX_U16, 0, 7]);
 }
 
 /** Meter totals: 0-8 uints. */
 function checkTotals(t: CborValue): number {
-  if (!isArray(t, 0, 8)) return E_SHAPE;
-  for (let i = 0; i < (t as CborValue[]).length; i++) if (!isUint((t as CborValue[])[i], CBOR_MAX_INT)) return E_SHAPE;
-  return 0;
+  return isArray(t, 0, 8) ? allUints(t as CborValue[], 0, CBOR_MAX_INT) : E_SHAPE;
 }
 
 /** The body of a RESTORE: its counters, its pairings (each as a PAIRING body), its open requests and the backup mark. */
 function checkRestore(f: CborValue[], lim: Limits): number {
-  if (!isArray(f, 8, 8) || !isUint(f[0], CBOR_MAX_INT) || !isUint(f[1], CBOR_MAX_INT) || !isUint(f[2], MAX_U16) || !isUint(f[3], MAX_U32) || !isUint(f[7], MAX_U32)) return E_SHAPE;
+  if (!isArray(f, 8, 8) || uints(f, 0, [CBOR_MAX_INT, 0, CBOR_MAX_INT, CBOR_MAX_INT, 0, CBOR_MAX_INT, MAX_U16, 0, MAX_U16, MAX_U32, 0, MAX_U32]) || !isUint(f[7], MAX_U32)) return E_SHAPE;
   let e = checkTotals(f[4]);
-  if (e === 0 && !(isArray(f[5], 0, 16) && isArray(f[6], 0, MAX_ITEMS))) e = E_SHAPE;
-  const pairs = f[5] as CborValue[];
-  for (let i = 0; e === 0 && i < pairs.length; i++) {
-    e = isArray(pairs[i], 7, 7) ? checkPairing(pairs[i] as CborValue[]) : E_SHAPE;
-  }
-  const reqs = f[6] as CborValue[];
-  for (let i = 0; e === 0 && i < reqs.length; i++) e = checkRequest(reqs[i], lim);
+  if (!e && !(isArray(f[5], 0, 16) && isArray(f[6], 0, MAX_ITEMS))) e = E_SHAPE;
+  const pairs = f[5] as CborValue[], reqs = f[6] as CborValue[];
+  for (let i = 0; !e && i < pairs.length; i++) e = isArray(pairs[i], 7, 7) ? checkPairing(pairs[i] as CborValue[]) : E_SHAPE;
+  for (let i = 0; !e && i < reqs.length; i++) e = checkRequest(reqs[i], lim);
   return e;
 }
 
 /** The body of a CONFIG message: at least one known key, each in range. */
 function checkConfig(b: CborValue): number {
+  // [min, max] of keys 1 to CFG_KEYS.
+  const ranges = [10, 3600, 1, 10, 0, 86400, 60, 86400, 0, 100000, 0, 1];
   if (b === null || typeof b !== "object" || Array.isArray(b) || b instanceof Uint8Array) return E_SHAPE;
   const keys = Object.keys(b);
   if (keys.length === 0) return E_SHAPE;
   for (let i = 0; i < keys.length; i++) {
     const k = Number(keys[i]);
-    const v = (b as CborMap)[k];
-    if (!(k >= 1 && k <= CFG_KEYS)) return E_RANGE;
-    if (!isUint(v, MAX_U32)) return E_SHAPE;
-    if ((v as number) < CFG_RANGES[2 * k] || (v as number) > CFG_RANGES[2 * k + 1]) return E_RANGE;
+    const e = k >= 1 && k <= CFG_KEYS ? uints([(b as CborMap)[k]], 0, [MAX_U32, ranges[2 * k - 2], ranges[2 * k - 1]]) : E_RANGE;
+    if (e) return e;
   }
   return 0;
-}
-
-/**
- * Checks a decoded body against the schema of its type: 0 when it may be
- * acted on, else the reason (E_*). Never throws, changes nothing.
- */
-export function validateBody(type: number, b: CborValue, lim: Limits): number {
-  const f = b as CborValue[];
-  let e = 0;
-  if (type === REQUEST) {
-    if (!isArray(b, 1, MAX_ITEMS)) return E_SHAPE;
-    for (let i = 0; i < f.length && e === 0; i++) e = checkRequest(f[i], lim);
-    return e;
-  }
-  if (type === ACK) {
-    e = checkTuples(b, 3);
-    for (let i = 0; i < f.length && e === 0; i += 3) {
-      const max = clientMax(f[i], lim);
-      if (!isUint(f[i + 1], MAX_U16) || !isUint(f[i + 2], MAX_U16)) e = E_SHAPE;
-      else if (max < 0) e = isUint(f[i], MAX_U16) ? E_CLIENT : E_SHAPE;
-      else if ((f[i + 1] as number) > max) e = E_POWER;
-    }
-    return e;
-  }
-  if (type === ACCEPT) {
-    e = checkTuples(b, 1);
-    for (let i = 0; i < f.length && e === 0; i++) e = isUint(f[i], MAX_U16) ? (f[i] === 0 ? E_RANGE : 0) : E_SHAPE;
-    return e;
-  }
-  if (type === REJECT) {
-    e = checkTuples(b, 3);
-    for (let i = 0; i < f.length && e === 0; i += 3) {
-      if (!isUint(f[i], MAX_U16) || !isUint(f[i + 1], MAX_U16) || !isUint(f[i + 2], MAX_U32)) e = E_SHAPE;
-      else if (f[i] === 0 || f[i + 1] === 0 || (f[i + 1] as number) > REJ_MAX || (f[i + 2] as number) > 86400) e = E_RANGE;
-    }
-    return e;
-  }
-  if (type === SCHEDULE) {
-    if (!isArray(b, 4, 4) || !isArray(f[2], 1, lim.horizonSlots) || !isUint(f[3], MAX_U16)) return E_SHAPE;
-    const max = clientMax(f[0], lim);
-    if (max < 0) return isUint(f[0], MAX_U16) ? E_CLIENT : E_SHAPE;
-    if (!isUint(f[1], MAX_U16)) return E_SHAPE;
-    if ((f[1] as number) + (f[2] as CborValue[]).length > lim.horizonSlots || (f[3] as number) > lim.horizonSlots) return E_HORIZON;
-    if (f[3] === 0) return E_ORDER;
-    return checkCounts(f[2] as CborValue[], max, false);
-  }
-  if (type === HEARTBEAT) {
-    e = isArray(b, 3, 3) ? checkUints(b, [60, 10000, CBOR_MAX_INT]) : checkUints(b, [60, 10000]);
-    return e !== 0 ? e : f[0] === 0 || f[1] === 0 || f[2] === 0 ? E_RANGE : 0;
-  }
-  if (type === EMERGENCY) {
-    e = checkUints(b, [MAX_U16, MAX_U16, MAX_U16]);
-    if (e !== 0) return e;
-    if (clientMax(f[1], lim) < 0) return E_CLIENT;
-    return f[0] === 0 || f[2] === 0 || (f[2] as number) > EMG_NOW ? E_RANGE : 0;
-  }
-  if (type === TELEMETRY) {
-    if (!isArray(b, 1, 9)) return E_SHAPE;
-    for (let i = 0; i < f.length; i++) if (!isUint(f[i], i === 0 ? MAX_U32 : CBOR_MAX_INT)) return E_SHAPE;
-    return 0;
-  }
-  if (type === HELLO) {
-    if (!isArray(b, 4, 4) || !isAscii(f[0], 1, 32) || !isUint(f[1], MAX_U32) || !isUint(f[2], MAX_U16) || !isUint(f[3], MAX_U16)) return E_SHAPE;
-    return (f[3] as number) < 64 ? E_RANGE : 0;
-  }
-  if (type === PAIRING) return isArray(b, 2, 7) ? checkPairing(f) : E_SHAPE;
-  if (type === BACKUP) return isArray(b, 3, 3) && isUint(f[0], MAX_U32) && isUint(f[1], MAX_U32) ? checkTotals(f[2]) : E_SHAPE;
-  if (type === STORED) return checkUints(b, [MAX_U32]);
-  if (type === RESTORE) return checkRestore(f, lim);
-  if (type === CONFIG) return checkConfig(b);
-  if (type === NACK_UP || type === NACK_DOWN) {
-    e = checkUints(b, [CBOR_MAX_INT, 31, 255]);
-    return e !== 0 ? e : f[2] === 0 ? E_RANGE : 0;
-  }
-  return E_TYPE;
 }
 
 /** True for the types that travel up (router -> server); false for down. */
@@ -359,4 +281,77 @@ export function isUp(type: number): boolean {
 /** True for a type this protocol knows. */
 export function isKnownType(type: number): boolean {
   return isUp(type) || (type >= ACCEPT && type <= RESTORE);
+}
+
+/** A flat list of 1..MAX_ITEMS tuples of n fields. */
+function isList(b: CborValue, n: number): boolean {
+  return isArray(b, n, n * MAX_ITEMS) && (b as CborValue[]).length % n === 0;
+}
+
+/** A flat list of tuples of n fields, each checked against spec (see uints()). */
+function checkTuples(b: CborValue, n: number, spec: number[]): number {
+  let e = isList(b, n) ? 0 : E_SHAPE;
+  for (let i = 0; !e && i < (b as CborValue[]).length; i += n) e = uints(b as CborValue[], i, spec);
+  return e;
+}
+
+/** A NACK either way: [refSeq, refType, reason]. */
+function checkNack(b: CborValue): number {
+  return isArray(b, 3, 3) ? uints(b as CborValue[], 0, [CBOR_MAX_INT, 0, CBOR_MAX_INT, 31, 0, 31, 255, 1, 255]) : E_SHAPE;
+}
+
+/**
+ * validateBody() for the types that travel down (server -> router), E_TYPE
+ * for any other: all that the router's receiver (envelope.ts, Peer) needs,
+ * so that the router's bundle leaves the up schemas out.
+ */
+export function validateDown(type: number, b: CborValue, lim: Limits): number {
+  const f = b as CborValue[];
+  if (type === ACCEPT) return checkTuples(b, 1, [MAX_U16, 1, MAX_U16]);
+  if (type === REJECT) return checkTuples(b, 3, [MAX_U16, 1, MAX_U16, MAX_U16, 1, REJ_MAX, MAX_U32, 0, 86400]);
+  if (type === SCHEDULE) {
+    if (!isArray(b, 4, 4) || !isArray(f[2], 1, lim.horizonSlots) || !isUint(f[3], MAX_U16)) return E_SHAPE;
+    const max = clientMax(f[0], lim);
+    if (max < 0) return -max;
+    if (!isUint(f[1], MAX_U16)) return E_SHAPE;
+    if ((f[1] as number) + (f[2] as CborValue[]).length > lim.horizonSlots || (f[3] as number) > lim.horizonSlots) return E_HORIZON;
+    if (f[3] === 0) return E_ORDER;
+    return checkCounts(f[2] as CborValue[], max, false);
+  }
+  if (type === HEARTBEAT) return isArray(b, 2, 3) ? uints(f, 0, [60, 1, 60, 10000, 1, 10000, CBOR_MAX_INT, 1, CBOR_MAX_INT]) : E_SHAPE;
+  if (type === STORED) return isArray(b, 1, 1) && isUint(f[0], MAX_U32) ? 0 : E_SHAPE;
+  if (type === RESTORE) return checkRestore(f, lim);
+  if (type === CONFIG) return checkConfig(b);
+  return type === NACK_DOWN ? checkNack(b) : E_TYPE;
+}
+
+/**
+ * Checks a decoded body against the schema of its type: 0 when it may be
+ * acted on, else the reason (E_*). Never throws, changes nothing.
+ */
+export function validateBody(type: number, b: CborValue, lim: Limits): number {
+  const f = b as CborValue[];
+  let e: number;
+  if (!isUp(type)) return validateDown(type, b, lim);
+  // Requests: 1..MAX_ITEMS items; acks: flat triples [client, packets, wh].
+  if (type === REQUEST || type === ACK) {
+    const n = type === ACK ? 3 : 1;
+    e = isList(b, n) ? 0 : E_SHAPE;
+    for (let i = 0; !e && i < f.length; i += n) {
+      const max = n > 1 ? clientMax(f[i], lim) : 0;
+      e = n < 3 ? checkRequest(f[i], lim) : uints(f, i + 1, [MAX_U16, 0, MAX_U16, MAX_U16, 0, MAX_U16]) || (max < 0 ? -max : (f[i + 1] as number) > max ? E_POWER : 0);
+    }
+    return e;
+  }
+  if (type === EMERGENCY) {
+    // The client is known before the reason is looked at.
+    e = isArray(b, 3, 3) ? uints(f, 0, [MAX_U16, 1, MAX_U16, MAX_U16, 0, MAX_U16, MAX_U16, 1, EMG_NOW]) : E_SHAPE;
+    return e !== E_SHAPE && clientMax(f[1], lim) < 0 ? E_CLIENT : e;
+  }
+  if (type === TELEMETRY) return isArray(b, 1, 9) && isUint(f[0], MAX_U32) ? allUints(f, 1, CBOR_MAX_INT) : E_SHAPE;
+  if (type === HELLO) return isArray(b, 4, 4) && isAscii(f[0], 1, 32) ? uints(f, 1, [MAX_U32, 0, MAX_U32, MAX_U16, 0, MAX_U16, MAX_U16, 64, MAX_U16]) : E_SHAPE;
+  if (type === PAIRING) return isArray(b, 2, 7) ? checkPairing(f) : E_SHAPE;
+  if (type === BACKUP) return isArray(b, 3, 3) && isUint(f[0], MAX_U32) && isUint(f[1], MAX_U32) ? checkTotals(f[2]) : E_SHAPE;
+  // NACK_UP, the last up type.
+  return checkNack(b);
 }

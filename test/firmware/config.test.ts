@@ -76,7 +76,7 @@ describe("configuration validation", () => {
     const c = copy();
     c.relays = [];
     c.clients = [{ name: "ev", kind: "energy", relay: 0, meter: -1, priority: 1 }];
-    expect(validateConfig(c)).toEqual(["clients[0].relay: must be from 0 to -1 (a relay's index, and there are no relays); got 0"]);
+    expect(validateConfig(c)).toEqual(["clients[0].relay: must be a whole number from 0 to -1 (a relay's index); got 0"]);
   });
 
   it("refuses a pin used twice", () => {
@@ -93,19 +93,19 @@ describe("configuration validation", () => {
 
   it("says what the fix is, with the value it got", () => {
     const says = (path: string, v: unknown) => validateConfig(withValue(path, v));
-    expect(says("meters.0.pulsesPerKwh", 0)).toEqual(["meters[0].pulsesPerKwh: must be from 1 to 100000 impulses per kWh (see the meter's label); got 0"]);
+    expect(says("meters.0.pulsesPerKwh", 0)).toEqual(["meters[0].pulsesPerKwh: must be a whole number from 1 to 100000 imp/kWh (see the meter's label); got 0"]);
     expect(says("relays.0.ratedW", 2200.5)).toEqual(["relays[0].ratedW: must be a whole number from 1 to 50000 W; got 2200.5"]);
     expect(says("relays.0.pin", "Q99")).toEqual(['relays[0].pin: must be a pin name such as D5, A0 or B12; got "Q99"']);
     expect(says("relays.0.bootOn", "no")).toEqual(['relays[0].bootOn: must be one of true, false; got "no"']);
     expect(says("gridId", "a/b")).toEqual(["gridId: must be 1-24 letters, digits, '-' or '_'; got \"a/b\""]);
     expect(says("slotMin", 7)).toEqual(["slotMin: must be one of 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60; got 7"]);
-    expect(says("meters.0.debounceMs", 30)).toEqual(["meters[0].debounceMs: must be from 0 to 29 ms; got 30"]);
+    expect(says("meters.0.debounceMs", 30)).toEqual(["meters[0].debounceMs: must be a whole number from 0 to 29 ms; got 30"]);
     expect(says("clients.0.meter", 0)).toEqual(["clients[0].meter: must be one of -1, 3, 4, 5 (a sub meter's index, or -1 for none); got 0"]);
     expect(says("clients.0.standingWh", 500)).toEqual(["clients[0].standingWh: must be absent unless kind is thermal; got 500"]);
     expect(says("clients.1.relay", 0)).toEqual(["clients[1].relay: relay 0 is already used by clients[0]"]);
     expect(says("relays.1", "x")).toEqual(['relays[1]: must be an object with name, pin, ratedW, bootOn, minOnS, minOffS; got "x"']);
     expect(says("relays", Array(17).fill(good.relays[0]))[0]).toBe("relays: must be a list of at most 16 relays; got 17");
-    expect(says("broker.port", 0)).toEqual(["broker.port: must be from 1 to 65535 (a TCP port); got 0"]);
+    expect(says("broker.port", 0)).toEqual(["broker.port: must be a whole number from 1 to 65535 (a TCP port); got 0"]);
   });
 
   it("refuses non-objects as a whole", () => {

@@ -427,13 +427,14 @@ const publishes = (c: FakeConn, topic = DATA) =>
 describe("Link with a fake broker", () => {
   it("sends CONNECT with cleanSession 0, the will (QoS 1, retained) and the keep-alive", async () => {
     const f = await fakeBroker();
-    const r = new Rig(f.port, { username: "router", password: "pw" });
+    const r = new Rig(f.port);
     r.watched.push(f.activity);
     r.link.start();
     expect(await r.runUntil(() => r.link.isUp(), 5000)).toBe(true);
     await r.runFor(200);
     const c = f.conns[0].packets;
-    expect(c[0]).toMatchObject({ cmd: "connect", clientId: "sden-r1", clean: false, keepalive: 30, username: "router", protocolVersion: 4 });
+    expect(c[0]).toMatchObject({ cmd: "connect", clientId: "sden-r1", clean: false, keepalive: 30, protocolVersion: 4 });
+    expect((c[0] as mp.IConnectPacket).username).toBeUndefined();
     expect(c[0]).toMatchObject({ will: { topic: STATUS, qos: 1, retain: true } });
     expect(text((c[0] as mp.IConnectPacket).will!.payload as Buffer)).toBe("offline");
     expect(c[1]).toMatchObject({ cmd: "publish", topic: STATUS, qos: 1, retain: true });
@@ -675,11 +676,17 @@ class Mem {
 
 describe("Link in memory", () => {
   it("validates its options", () => {
-    expect(() => new Mem({ maxQueue: 0 })).toThrow(/maxQueue/);
-    expect(() => new Mem({ keepAliveS: 0 })).toThrow(/keepAliveS/);
-    expect(() => new Mem({ backoffMinMs: 5000, backoffMaxMs: 1000 })).toThrow(/backoff/);
-    expect(() => new Mem({ will: { topic: "a/+", payload: ascii("x") } })).toThrow(/will/);
-    expect(() => new Mem({ subscriptions: ["a/#/b"] })).toThrow(/subscriptions/);
+    expect(() => new Mem()).not.toThrow();
+    expect(() => new Mem({ maxQueue: 0 })).toThrow(/Link: bad options/);
+    expect(() => new Mem({ maxInFlight: 9 })).toThrow(/Link: bad options/);
+    expect(() => new Mem({ keepAliveS: 0 })).toThrow(/Link: bad options/);
+    expect(() => new Mem({ keepAliveS: 65536 })).toThrow(/Link: bad options/);
+    expect(() => new Mem({ backoffMinMs: 5000, backoffMaxMs: 1000 })).toThrow(/Link: bad options/);
+    expect(() => new Mem({ clientId: "" })).toThrow(/Link: bad options/);
+    expect(() => new Mem({ will: { topic: "a/+", payload: ascii("x") } })).toThrow(/Link: bad options/);
+    expect(() => new Mem({ online: { topic: "", payload: ascii("x") } })).toThrow(/Link: bad options/);
+    expect(() => new Mem({ subscriptions: ["a/#/b"] })).toThrow(/Link: bad options/);
+    expect(() => new Mem({ subscriptions: [] })).toThrow(/Link: bad options/);
   });
 
   it("backoffMs doubles from min to max and jitters between half and all of it", () => {

@@ -7,6 +7,7 @@ import { CONFIG_FILE, bootRouter, type Router, type RouterStatus } from "../../f
 import type { RouterConfig } from "../../firmware/config";
 import { SimBoard } from "../../hal/sim/board";
 import { SimFlash } from "../../hal/sim/flash";
+import { defaultConfigText } from "../../tools/build/build";
 
 const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8")) as RouterConfig;
 
@@ -37,7 +38,8 @@ describe("router boot and R.status()", () => {
     expect(s.meters.every((m) => m.wh === 0 && m.pulses === 0)).toBe(true);
     expect(s.boot).toBe(1);
     expect(s.mem.free).toBeGreaterThan(0);
-    expect(board.lines.join("\n")).toMatch(/sden-router 1\.2\.3\+test, up 90 s, running/);
+    // Printed too, as one line of the same JSON.
+    expect(board.lines.at(-1)).toBe("sden-router " + JSON.stringify(s));
   });
 
   it("prints a banner with the configuration in effect", () => {
@@ -45,7 +47,7 @@ describe("router boot and R.status()", () => {
     const text = board.lines.join("\n");
     expect(text).toMatch(/^sden-router 1\.2\.3\+test on ESP32, router demo-grid\/home-1 \(config from defaults\)/);
     expect(text).toContain("relay 2 ev: pin D27, 3700 W, boot off, min on 300 s, min off 300 s");
-    expect(text).toContain("meter 3 ev-meter: pin D33, sub, 800 imp/kWh, min width 30 ms");
+    expect(text).toContain("meter 3 " + JSON.stringify(config.meters[3]));
   });
 
   it("counts pulses on a meter input and shows them in the status", () => {
@@ -63,7 +65,7 @@ describe("router boot and R.status()", () => {
   });
 
   it("takes the baked-in defaults as JSON text, as the build bakes them in", () => {
-    const { board, status } = boot(JSON.stringify(config));
+    const { board, status } = boot(defaultConfigText(config));
     expect(board.lines[0]).toContain("router demo-grid/home-1 (config from defaults)");
     expect(status().state).toBe("running");
   });
@@ -87,14 +89,16 @@ describe("router boot and R.status()", () => {
   });
 
   it("refuses a configuration in flash that is not JSON", () => {
-    const { status } = boot(config, (b) => b.flash.write(CONFIG_FILE, ascii("{ not json")));
+    const { board, status } = boot(config, (b) => b.flash.write(CONFIG_FILE, ascii("{ not json")));
     expect(status().errors[0]).toMatch(/^sden\.cfg: not valid JSON/);
+    // Nothing is guessed: not even the baked-in defaults' relay pins are driven.
+    for (const r of config.relays) expect(board.pins.writes(r.pin)).toEqual([]);
   });
 
   it("refuses bad baked-in defaults the same way", () => {
     const { status } = boot({ ...config, clients: undefined, meters: [{ ...config.meters[0], pulsesPerKwh: 0 }] });
     expect(status().state).toBe("config-error");
-    expect(status().errors).toEqual(["meters[0].pulsesPerKwh: must be from 1 to 100000 impulses per kWh (see the meter's label); got 0"]);
+    expect(status().errors).toEqual(["meters[0].pulsesPerKwh: must be a whole number from 1 to 100000 imp/kWh (see the meter's label); got 0"]);
   });
 
   it("refuses a configuration whose pins the board does not have, and holds the relays it can drive off", () => {

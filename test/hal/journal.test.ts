@@ -6,6 +6,7 @@
 // a lower seq or a start mark, and the owner restores on an erased Storage.
 
 import fc from "fast-check";
+import { losingFile } from "../support/losing-flash";
 import { describe, expect, it } from "vitest";
 import { J_FOLD, J_FULL, J_OK, J_TOO_BIG, Journal } from "../../hal/journal";
 import { recordBytes } from "../../hal/records";
@@ -545,18 +546,9 @@ describe("Journal: space and compaction", () => {
     j.fold(value(20, 1));
     j.append(value(8, 2));
     // A Storage that takes the file and does not give it back (as after a cut compaction).
-    const losing: Flash = {
-      read: (n) => (n === "jnl.1" ? undefined : flash.read(n)),
-      write: (n, d, o, sz) => (n === "jnl.1" ? undefined : flash.write(n, d, o, sz)),
-      erase: (n) => flash.erase(n),
-      eraseAll: () => flash.eraseAll(),
-      list: (p) => flash.list(p),
-      getFree: () => flash.getFree(),
-      getTrash: () => flash.getTrash(),
-      compact: () => flash.compact(),
-    };
+    const losing = losingFile(flash, "jnl.1");
     const k = open(losing);
-    expect(() => k.fold(value(20, 3))).toThrow("Journal: Storage did not keep jnl.1");
+    expect(() => k.fold(value(20, 3))).toThrow("Storage did not keep jnl.1");
     expect(plain(open(flash).load())).toEqual(plain(appended(folded(value(20, 1)), value(8, 2))));
   });
 });

@@ -3,6 +3,7 @@
 // neither, never a torn or 0xFF value; Storage never compacts on its own.
 
 import fc from "fast-check";
+import { losingFile } from "../support/losing-flash";
 import { describe, expect, it } from "vitest";
 import { REC_FULL, REC_OK, REC_TOO_BIG, Records, recordBytes } from "../../hal/records";
 import { crc32 } from "../../hal/sim/crc32";
@@ -271,6 +272,16 @@ describe("Records: power cuts", () => {
     expect(file[44]).toBe(0xa5);
     expect(open(flash).load()).toEqual(value(20, 3));
     expect(open(flash).seq).toBe(2);
+  });
+
+  it("a rotation whose file Storage does not give back (after a cut compaction) returns REC_FULL and keeps the record before", () => {
+    const flash = withSaves(4); // rec.0 is full: the next save starts rec.1
+    const losing = losingFile(flash, "rec.1");
+    const rec = open(losing);
+    expect(rec.save(value(DATA, 5))).toBe(REC_FULL);
+    expect(rec.load()).toEqual(value(DATA, 4));
+    expect(rec.seq).toBe(4);
+    expect(open(flash).load()).toEqual(value(DATA, 4));
   });
 
   it("records after a wipe start fresh", () => {

@@ -32,35 +32,37 @@ const DOWN = "sden/v1/g1/r1/down"; // 18 bytes
 
 export const CLIENT_VECTORS: Vector[] = [
   {
-    name: "CONNECT, the least there is: empty client id, clean session, no keep-alive",
-    packet: { cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clientId: "", clean: true, keepalive: 0 },
-    bytes: [
-      0x10, 0x0c, // CONNECT; remaining length 12
-      0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, // protocol name "MQTT" [3.1.2.1]
-      0x04, // protocol level 4: 3.1.1 [3.1.2.2]
-      0x02, // connect flags: clean session [3.1.2.4]
-      0x00, 0x00, // keep-alive 0: off [3.1.2.10]
-      0x00, 0x00, // client id: empty, allowed with clean session [MQTT-3.1.3-7]
-    ],
-  },
-  {
-    name: "CONNECT with a retained QoS 1 will on the status topic, user name and password",
+    name: "CONNECT as the router sends it: persistent session, retained QoS 1 will on the status topic",
     packet: {
       cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clientId: "r1", clean: false, keepalive: 60,
       will: { topic: STATUS, payload: Buffer.from("offline"), qos: 1, retain: true },
-      username: "u1", password: Buffer.from([0x70, 0x00, 0xff]),
     },
     bytes: [
-      0x10, 0x36, // CONNECT; remaining length 54
-      0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, // protocol name "MQTT"
-      0x04, // protocol level 4
-      0xec, // flags: user name 0x80, password 0x40, will retain 0x20, will QoS 1 0x08, will 0x04; not clean
-      0x00, 0x3c, // keep-alive 60 s
+      0x10, 0x2d, // CONNECT; remaining length 45
+      0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, // protocol name "MQTT" [3.1.2.1]
+      0x04, // protocol level 4: 3.1.1 [3.1.2.2]
+      0x2c, // flags: will retain 0x20, will QoS 1 0x08, will 0x04; not clean [3.1.2.3]
+      0x00, 0x3c, // keep-alive 60 s [3.1.2.10]
       0x00, 0x02, 0x72, 0x31, // client id "r1"
       0x00, 0x14, ...ascii(STATUS), // will topic, 20 bytes [3.1.3.2]
       0x00, 0x07, ...ascii("offline"), // will message, 7 bytes [3.1.3.3]
-      0x00, 0x02, 0x75, 0x31, // user name "u1"
-      0x00, 0x03, 0x70, 0x00, 0xff, // password: 3 bytes, any values [3.1.3.5]
+    ],
+  },
+  {
+    name: "CONNECT, the least the router sends: one-byte client id and will topic, empty will message, no keep-alive",
+    packet: {
+      cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clientId: "a", clean: false, keepalive: 0,
+      will: { topic: "s", payload: Buffer.alloc(0), qos: 1, retain: true },
+    },
+    bytes: [
+      0x10, 0x12, // CONNECT; remaining length 18
+      0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, // protocol name "MQTT"
+      0x04, // protocol level 4
+      0x2c, // flags: retained QoS 1 will; not clean
+      0x00, 0x00, // keep-alive 0: off
+      0x00, 0x01, 0x61, // client id "a"
+      0x00, 0x01, 0x73, // will topic "s"
+      0x00, 0x00, // will message: empty
     ],
   },
   {
@@ -113,13 +115,13 @@ export const CLIENT_VECTORS: Vector[] = [
     ],
   },
   {
-    name: "SUBSCRIBE to two wildcard filters",
-    packet: { cmd: "subscribe", messageId: 10, subscriptions: [{ topic: "a/+", qos: 0 }, { topic: "#", qos: 1 }] },
+    name: "SUBSCRIBE to two wildcard filters (one QoS for all, as the router asks)",
+    packet: { cmd: "subscribe", messageId: 10, subscriptions: [{ topic: "a/+", qos: 1 }, { topic: "#", qos: 1 }] },
     bytes: [
       0x82, 0x0c, // SUBSCRIBE; remaining length 12
       0x00, 0x0a, // packet id 10
       0x00, 0x03, 0x61, 0x2f, 0x2b, // "a/+"
-      0x00, // requested QoS 0
+      0x01, // requested QoS 1
       0x00, 0x01, 0x23, // "#"
       0x01, // requested QoS 1
     ],

@@ -57,19 +57,14 @@ describe("topic names", () => {
           const p = oracleParse(encodePublish(topic, new Uint8Array([1]), 1, 1, false, false)) as IPublishPacket;
           expect(p.topic).toBe(topic);
         }
-        expect(oracleParse(encodeSubscribe(1, [topicDown(g, r)], [1]))).toMatchObject({ subscriptions: [{ topic: topicDown(g, r), qos: 1 }] });
+        expect(oracleParse(encodeSubscribe(1, [topicDown(g, r)], 1))).toMatchObject({ subscriptions: [{ topic: topicDown(g, r), qos: 1 }] });
       }),
     );
   });
 
   it("the last will: 'offline', retained, on the status topic", () => {
     const c = oracleParse(
-      encodeConnect({
-        clientId: "r1",
-        keepAliveS: 60,
-        cleanSession: false,
-        will: { topic: topicStatus("g1", "r1"), payload: new Uint8Array(ascii(STATUS_OFFLINE)), qos: 1, retain: true },
-      }),
+      encodeConnect("r1", 60, topicStatus("g1", "r1"), new Uint8Array(ascii(STATUS_OFFLINE))),
     ) as IConnectPacket;
     expect(c.will).toMatchObject({ topic: "sden/v1/g1/r1/status", payload: Buffer.from("offline"), qos: 1, retain: true });
   });

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { build } from "../../tools/build/build";
+import { parseDefaults } from "../../firmware/router";
+import { build, defaultConfigText } from "../../tools/build/build";
 import { checkBundle } from "../../tools/build/check-bundle";
 
 const dir = mkdtempSync(join(tmpdir(), "sden-build-"));
@@ -20,6 +21,13 @@ describe("npm run build", () => {
     expect(code).toContain('require("Storage")');
     // Wrapped in a function called at once, so its names stay out of the global scope.
     expect(code).toMatch(/^(\(function\(\)\{[^]*\}\)\(\)|!function\(\)\{[^]*\}\(\));?\s*$/);
+  });
+
+  it("bakes the configuration in as JSON text, its lists of records as rows under their keys, that the router reads back whole", () => {
+    const text = defaultConfigText(config);
+    expect(JSON.parse(text).relays[0]).toEqual(Object.keys(config.relays[0]));
+    expect(text.length).toBeLessThan(JSON.stringify(config).length * 0.75);
+    expect(parseDefaults(text)).toEqual(config);
   });
 
   it("refuses a configuration with a bad value, naming the field", async () => {

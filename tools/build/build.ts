@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { minify } from "terser";
 import { validateConfig } from "../../firmware/config";
+import { parseDefaults } from "../../firmware/router";
 import { manglePattern, manglePlan, type ManglePlan } from "./mangle";
 import { aliasThis } from "./this-alias";
 
@@ -37,6 +38,25 @@ function firmwareVersion(): string {
     // not a checkout, or no commit yet
   }
   return pkg.version + "+" + build;
+}
+
+/**
+ * The baked-in default configuration as JSON text, parsed on the device
+ * only when flash holds no configuration (an object in the bundle would
+ * stay alive in its scope for good). A list of two or more records with the
+ * same keys comes as the keys and then a row of values per record, which
+ * firmware/router.ts parseDefaults makes into records again: checked here.
+ */
+export function defaultConfigText(config: object): string {
+  const c: { [k: string]: unknown } = {};
+  for (const [k, l] of Object.entries(config)) {
+    const records = l instanceof Array && l.length > 1 && l.every((o) => o && typeof o === "object" && !(o instanceof Array)) ? (l as object[]) : [];
+    const keys = records.length ? Object.keys(records[0]) : [];
+    c[k] = records.length && records.every((o) => Object.keys(o).join() === keys.join()) ? [keys, ...records.map((o) => Object.values(o))] : l;
+  }
+  const text = JSON.stringify(c);
+  if (JSON.stringify(parseDefaults(text)) !== JSON.stringify(config)) throw new Error("the baked-in configuration does not read back as the configuration");
+  return text;
 }
 
 /** Reads and validates a board config; throws with every problem, one per line. */
@@ -119,9 +139,8 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     footer: { js: "})();" },
     define: {
       SDEN_VERSION: JSON.stringify(version),
-      // JSON text, parsed only when flash holds no configuration: an object
-      // here would be hoisted into the module scope and kept alive for good.
-      SDEN_DEFAULT_CONFIG: JSON.stringify(JSON.stringify(config)),
+      // Text, so that it is passed in place rather than kept in the bundle's scope.
+      SDEN_DEFAULT_CONFIG: JSON.stringify(defaultConfigText(config as object)),
       ...Object.fromEntries(Object.entries(options.define ?? {}).map(([k, v]) => [k, JSON.stringify(v)])),
     },
     // esbuild cannot lower these for 2v29; make it refuse them outright.

@@ -15,7 +15,9 @@
 //              globals and modules (types/*.d.ts), an entry outside the device
 //              folders (tools/device/protocol-check.device.ts and its input)
 //            + every string literal of the device code that could be a name
-//              (`o["fuseLimitW"]`, `["name", "kind", ...]` key lists)
+//              (`o["fuseLimitW"]`, `["name", "kind", ...]` key lists), but
+//              not one that can only be text (a part of a concatenation, an
+//              argument typed plain string)
 //            + the members, at every depth, of the types that cross the
 //              bundle's edge:
 //                - what the console exposes (the second argument of every
@@ -145,11 +147,29 @@ export function manglePlan(root: string, entryFile: string): ManglePlan {
     ts.isPropertyAccessExpression(call.expression) && ts.isIdentifier(call.expression.expression) && call.expression.expression.text === object && methods.includes(call.expression.name.text);
   const isUntyped = (node: ts.Expression) => (checker.getTypeAtLocation(node).flags & (ts.TypeFlags.Unknown | ts.TypeFlags.Any)) !== 0;
   const namedTypes = new Map<string, ts.Node>();
+  /**
+   * A string literal that can only be text, never a property's name: a part
+   * of a concatenation, or an argument whose parameter is typed plain
+   * `string` (a function that indexed an object with it would have that
+   * object's members reserved by the element access rule below). Such a
+   * literal that happens to spell a name ("maxQueue" in an error message)
+   * does not keep the name from being shortened.
+   */
+  const isMessageText = (node: ts.StringLiteralLike): boolean => {
+    const parent = node.parent;
+    if (ts.isBinaryExpression(parent) && parent.operatorToken.kind === ts.SyntaxKind.PlusToken) return true;
+    if (!ts.isCallExpression(parent) || !parent.arguments.includes(node as ts.Expression)) return false;
+    const sig = checker.getResolvedSignature(parent);
+    const param = sig?.getParameters()[parent.arguments.indexOf(node as ts.Expression)];
+    const decl = param?.valueDeclaration;
+    if (!param || !decl || !ts.isParameter(decl) || decl.dotDotDotToken) return false;
+    return checker.getTypeOfSymbolAtLocation(param, decl).flags === ts.TypeFlags.String;
+  };
 
   const visitDevice = (node: ts.Node): void => {
     const name = declaredName(node);
     if (name !== undefined) own.add(name);
-    if (ts.isStringLiteralLike(node) && IDENTIFIER.test(node.text)) reserved.add(node.text);
+    if (ts.isStringLiteralLike(node) && IDENTIFIER.test(node.text) && !isMessageText(node)) reserved.add(node.text);
     if ((ts.isInterfaceDeclaration(node) || ts.isTypeAliasDeclaration(node) || ts.isClassDeclaration(node)) && node.name) namedTypes.set(node.name.text, node.name);
     if (ts.isCallExpression(node)) {
       if (isConsoleExpose(node) && node.arguments[1]) reserveTypeOf(node.arguments[1]);
