@@ -56,7 +56,7 @@ import { decodeCbor, encodeCbor } from "../protocol/cbor";
 import type { CborValue } from "../protocol/cbor";
 import { Peer, seal } from "../protocol/envelope";
 import * as M from "../protocol/messages";
-import { STATUS_OFFLINE, topicDown, topicLocal, topicLocalAnswer, topicStatus, topicUp } from "../protocol/topics";
+import { STATUS_OFFLINE, routerTopic } from "../protocol/topics";
 
 /** The Storage base name of the journal (two files, .0 and .1). */
 export const JOURNAL_NAME = "sden.jnl";
@@ -348,9 +348,9 @@ export class Agent {
       if (d.e === 0) this.applyEntry(d.v as CborValue[]);
     }
     // A slot that was current when power went is closed at the next boundary, from the journaled baseline.
-    this.topicUp = topicUp(c.gridId, c.routerId);
-    this.topicLocal = topicLocal(c.gridId, c.routerId);
-    this.topicLocalAnswer = topicLocalAnswer(c.gridId, c.routerId);
+    this.topicUp = routerTopic(c.gridId, c.routerId, "up");
+    this.topicLocal = routerTopic(c.gridId, c.routerId, "local");
+    this.topicLocalAnswer = routerTopic(c.gridId, c.routerId, "local/answer");
     this.link = this.makeLink(hal, c.broker as BrokerConfig, c.gridId, c.routerId, o.random);
     this.lastTickMs = hal.clock.nowMs();
     this.startTicking();
@@ -365,7 +365,7 @@ export class Agent {
   // options, and with them every parsed configuration record, alive.
 
   private makeLink(hal: Hal, b: BrokerConfig, gridId: string, routerId: string, random: () => number): Link {
-    const status = topicStatus(gridId, routerId);
+    const status = routerTopic(gridId, routerId, "status");
     return new Link({
       clock: hal.clock,
       // Both HALs give connect as an arrow function (no `this`): passed as it is, without a wrapper closure.
@@ -376,7 +376,7 @@ export class Agent {
       keepAliveS: b.keepAliveS,
       will: { topic: status, payload: ascii(STATUS_OFFLINE) },
       online: { topic: status, payload: ascii("online") },
-      subscriptions: [topicDown(gridId, routerId), this.topicLocal],
+      subscriptions: [routerTopic(gridId, routerId, "down"), this.topicLocal],
       maxFrameBytes: MAX_FRAME_BYTES,
       maxQueue: MAX_QUEUE,
       backoffMinMs: 1000,

@@ -231,8 +231,9 @@ export class Router {
     const c = config;
     out.print(name + " on " + c.board + ", router " + c.gridId + "/" + c.routerId + " (config from " + source + ")");
     out.print("fuse " + c.fuseLimitW + " W, packet " + c.packetWh + " Wh, slot " + c.slotMin + " min, heartbeat " + c.heartbeatS + " s, watchdog " + c.watchdogS + " s");
-    c.relays.forEach((r, i) => out.print("relay " + i + " " + r.name + ": pin " + r.pin + ", " + r.ratedW + " W, boot " + (r.bootOn ? "on" : "off") + ", min on " + r.minOnS + " s, min off " + r.minOffS + " s"));
-    c.meters.forEach((m, i) => out.print("meter " + i + " " + JSON.stringify(m)));
+    // One line per record, as in the configuration file, so a technician can hold one against the other.
+    const lists: [string, object[] | undefined][] = [["relay", c.relays], ["meter", c.meters], ["client", c.clients]];
+    for (const l of lists) for (let i = 0; l[1] && i < l[1].length; i++) out.print(l[0] + " " + i + " " + JSON.stringify(l[1][i]));
     out.print("boot " + (this.meter as PulseMeter).bootCount + "; type R.status() for the state");
     this.agent = this.startAgent(config);
   }

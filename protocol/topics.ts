@@ -25,8 +25,12 @@ export function isTopicId(s: string): boolean {
   return typeof s === "string" && s.length <= TOPIC_ID_MAX && /^[\w-]+$/.test(s);
 }
 
-/** "sden/v1/<grid>/<router>/<leaf>", or "" when an id is not valid (the MQTT encoders refuse ""). */
-function routerTopic(grid: string, router: string, leaf: string): string {
+/**
+ * "sden/v1/<grid>/<router>/<leaf>", or "" when an id is not valid (the MQTT
+ * encoders refuse ""). The device calls it with its leaf; the named
+ * functions below are for the host side.
+ */
+export function routerTopic(grid: string, router: string, leaf: string): string {
   return isTopicId(grid) && isTopicId(router) ? TOPIC_ROOT + grid + "/" + router + "/" + leaf : "";
 }
 

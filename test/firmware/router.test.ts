@@ -46,8 +46,9 @@ describe("router boot and R.status()", () => {
     const { board } = boot();
     const text = board.lines.join("\n");
     expect(text).toMatch(/^sden-router 1\.2\.3\+test on ESP32, router demo-grid\/home-1 \(config from defaults\)/);
-    expect(text).toContain("relay 2 ev: pin D27, 3700 W, boot off, min on 300 s, min off 300 s");
+    expect(text).toContain("relay 2 " + JSON.stringify(config.relays[2]));
     expect(text).toContain("meter 3 " + JSON.stringify(config.meters[3]));
+    expect(text).toContain("client 1 " + JSON.stringify(config.clients![1]));
   });
 
   it("counts pulses on a meter input and shows them in the status", () => {

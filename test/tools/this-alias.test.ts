@@ -35,6 +35,13 @@ describe("tools/build/this-alias: `this` as a one-letter local", () => {
     expect(aliasThis(once)).toBe(once);
   });
 
+  it("joins the alias to a let that opens the body, before the names that may use it", () => {
+    const p = `(function(){var o={a:1,b:2,f(){let x=this.a,y=this.b+x;return [x,y,this.a+this.b,this.a*this.b]}};return o.f()})()`;
+    const out = aliasThis(p);
+    expect(out).toContain("f(){let t=this,x=t.a,y=t.b+x;");
+    expect(run(out)).toEqual(run(p));
+  });
+
   it("refuses a bundle with a derived class, where this before super() would throw", () => {
     expect(() => aliasThis(`class A{}class B extends A{constructor(){super();this.a=1;this.b=2;this.c=3;this.d=4;this.e=5}}`)).toThrow(/derived class/);
   });

@@ -106,7 +106,7 @@ function planFor(entryFile: string): ManglePlan {
 async function compress(code: string): Promise<string> {
   const r = await minify(code, {
     ecma: 2015,
-    compress: { ecma: 2015, passes: 3, unsafe: false },
+    compress: { ecma: 2015, passes: 3, unsafe: false, unsafe_arrows: true },
     mangle: true,
     format: { ascii_only: true, ecma: 2015 },
   });
