@@ -66,6 +66,13 @@ describe("the names the device bundle shortens", () => {
     expect(router.mangle).toContain("type");
   });
 
+  it("a string literal that can only be text (an argument typed string, a part of a concatenation) does not keep a name whole; one used as a key does", () => {
+    const fixture = fileURLToPath(new URL("../fixtures/mangle", import.meta.url));
+    const plan = manglePlan(fixture, fileURLToPath(new URL("../fixtures/mangle/firmware/main.ts", import.meta.url)));
+    expect(plan.mangle).toEqual(expect.arrayContaining(["queueSize", "retryMs"]));
+    expect(plan.keptOwn).toEqual(expect.arrayContaining(["listedMs", "quotedMs"]));
+  });
+
   it("make an esbuild pattern that matches exactly those names", () => {
     const re = manglePattern(["qHead", "lastSwitchMs"]);
     expect(["qHead", "lastSwitchMs", "qHeads", "xqHead", "length"].filter((n) => re.test(n))).toEqual(["qHead", "lastSwitchMs"]);
