@@ -29,7 +29,7 @@ import { CLIENT_KINDS, DEFAULT_TELEMETRY_S, METER_ROLES, type BrokerConfig, type
 import type { SeqStore } from "./seq";
 import { J_FOLD, J_FULL, J_OK, Journal } from "../hal/journal";
 import { Link } from "./link";
-import { Plan, MAX_PER_SLOT } from "./plan";
+import { HORIZON, MAX_PER_SLOT, Plan } from "./plan";
 import {
   ESCALATE_AFTER,
   F_CLIENT,
@@ -61,8 +61,6 @@ import { STATUS_OFFLINE, routerTopic } from "../protocol/topics";
 /** The Storage base name of the journal (two files, .0 and .1). */
 export const JOURNAL_NAME = "sden.jnl";
 export const JOURNAL_FILE_BYTES = 8192;
-/** Slots in a plan (design section 1: H = 144, 24 h of 10-minute slots). */
-export const HORIZON = 144;
 /** Requests submitted within this window go to the server in one message. */
 export const AGGREGATE_MS = 5000;
 /** A request sent but not answered is sent again after this. */
@@ -125,7 +123,7 @@ export const OP_COMPACT = 7;
 export const COMPACT_FLAG = "sden.cmp";
 
 /** Why the router refused a request from the household (R.request, local topic). */
-export const REQ_ERRORS = ["", "unknown client", "kind does not match the client", "no time yet from the server", "window outside the horizon or in the past", "above the client's rated power", "too many open requests", "flash full: cannot journal", "bad shape"];
+export const REQ_ERRORS = ["", "unknown client", "wrong kind for the client", "no time yet from the server", "window outside the horizon or in the past", "above the client's rated power", "too many open requests", "flash full: cannot journal", "bad shape"];
 const RE_CLIENT = 1;
 const RE_KIND = 2;
 const RE_TIME = 3;
@@ -219,7 +217,8 @@ export class Agent {
   /** The same table, by a name the build shortens. */
   private readonly rq: RequestTable;
   readonly plan: Plan;
-  readonly link: Link;
+  /** Set by wire(). */
+  link!: Link;
   readonly peer: Peer;
   readonly lim: M.Limits;
   readonly counters: AgentCounters;
@@ -244,12 +243,14 @@ export class Agent {
   private readonly fuseW: number;
   private readonly heartbeatPeriodS: number;
   private readonly telemetryPeriodS: number;
-  private readonly topicUp: string;
-  private readonly topicLocal: string;
-  private readonly topicLocalAnswer: string;
+  /** "sden/v1/<grid>/<router>/": the router's topics are this and a leaf (validateConfig checked the ids). */
+  private readonly topic: string;
   /** Server time minus board time, s; NaN until a heartbeat set it. */
   private offsetS = NaN;
-  /** The slot the router is in (0: none yet). */
+  /**
+   * The slot the router is in; 0 until the time is known (the heartbeat
+   * that sets it runs tick() at once, which sets this).
+   */
   private curSlot = 0;
   /** Meter totals at the start of the current slot. */
   private baseline: number[] = [];
@@ -262,7 +263,8 @@ export class Agent {
   // Fields declared without a value start undefined (no code): falsy until set.
   private declare batchTimer: number;
   private declare tickTimer: number;
-  private helloSeq = 0;
+  /** The seq of this session's HELLO (undefined before one: no seq equals it). */
+  private declare helloSeq: number;
   private awaitingRestore: boolean;
   /**
    * The router cannot tell which seqs it used (no seq record, or the server
@@ -279,7 +281,7 @@ export class Agent {
   private appends = 0;
   /** The journal refused a write: what the router does now is kept in RAM only. */
   flashFull = false;
-  /** What the console was last told about flash (reportFlash). */
+  /** What the console was last told about flash (tick). */
   private flashReported = false;
   /** Consumption per slot of the household without unmetered clients (Wh), for "main meter minus the known rest". */
   private baseloadWh = -1;
@@ -303,7 +305,8 @@ export class Agent {
     this.version = o.version.substring(0, 32);
     this.rand = o.random;
     this.awaitingRestore = o.wiped;
-    this.seqUnknown = o.seqUnknown || o.wiped;
+    // The router says wiped only when no seq record was found either.
+    this.seqUnknown = o.seqUnknown;
     this.slotS = c.slotMin * 60;
     this.whPerPacket = c.packetWh;
     this.fuseW = c.fuseLimitW;
@@ -313,7 +316,7 @@ export class Agent {
     this.meterOf = new Int8Array(n);
     this.kindOf = new Uint8Array(n);
     this.ratedWOf = new Float64Array(n);
-    this.names = [];
+    this.names = cl.map((k) => k.name);
     this.prioOf = new Uint8Array(n);
     this.standWhOf = new Uint32Array(n);
     this.onMs = new Float64Array(n);
@@ -322,9 +325,9 @@ export class Agent {
     for (let i = 0; i < n; i++) {
       const k = cl[i];
       const w = (this.ratedWOf[i] = c.relays[k.relay].ratedW);
-      this.names.push(k.name);
       this.prioOf[i] = k.priority;
-      this.standWhOf[i] = k.standingWh || 0;
+      // Absent (undefined) is stored as 0.
+      this.standWhOf[i] = k.standingWh as number;
       this.relayOf[i] = k.relay;
       this.meterOf[i] = k.meter;
       // M.KIND_PROFILE, KIND_ENERGY, KIND_THERMAL are 1, 2, 3 in CLIENT_KINDS' order.
@@ -332,13 +335,13 @@ export class Agent {
       maxPerSlot[i + 1] = Math.min(MAX_PER_SLOT, Math.max(1, Math.floor((w * c.slotMin) / 60 / c.packetWh)));
     }
     this.lim = { horizonSlots: HORIZON, maxPerSlot: maxPerSlot };
-    this.meterRole = new Uint8Array(c.meters.length);
-    for (let i = 0; i < c.meters.length; i++) this.meterRole[i] = METER_ROLES.indexOf(c.meters[i].role);
+    // The arrow lives only for this call (no closure is kept).
+    this.meterRole = new Uint8Array(c.meters.map((m) => METER_ROLES.indexOf(m.role)));
     this.counters = { submitted: 0, accepted: 0, rejected: 0, delivered: 0, expired: 0, emergencies: 0, schedules: 0, schedulesRefused: 0, acks: 0, framesRefused: 0, compactions: 0, restores: 0 };
     // Frames are at most MAX_FRAME_BYTES; journal entries are smaller.
     this.scratch = new Uint8Array(MAX_FRAME_BYTES);
     this.requests = this.rq = new RequestTable();
-    this.plan = new Plan(n, HORIZON);
+    this.plan = new Plan(n);
     this.peer = new Peer(o.key, hal.system.sha256, false, this.lim, o.seq.recvLast);
     // The state: the latest snapshot and the entries after it.
     const j = (this.journal = o.journal).load();
@@ -348,59 +351,61 @@ export class Agent {
       if (d.e === 0) this.applyEntry(d.v as CborValue[]);
     }
     // A slot that was current when power went is closed at the next boundary, from the journaled baseline.
-    this.topicUp = routerTopic(c.gridId, c.routerId, "up");
-    this.topicLocal = routerTopic(c.gridId, c.routerId, "local");
-    this.topicLocalAnswer = routerTopic(c.gridId, c.routerId, "local/answer");
-    this.link = this.makeLink(hal, c.broker as BrokerConfig, c.gridId, c.routerId, o.random);
+    const topic = (this.topic = routerTopic(c.gridId, c.routerId, ""));
     this.lastTickMs = hal.clock.nowMs();
-    this.startTicking();
+    this.wire(c.broker as BrokerConfig, c.gridId + "-" + c.routerId, topic);
     // A program that was running when power went goes on at once.
     for (let i = 0; i < n; i++) if (this.runId[i]) this.relayBank.resume(this.relayOf[i]);
     this.applyRelays();
     this.link.start();
   }
 
-  // Callbacks are made in methods of their own: an Espruino closure keeps its
+  // Callbacks are made in a method of their own: an Espruino closure keeps its
   // whole scope chain, and one made in the constructor would keep the
   // options, and with them every parsed configuration record, alive.
 
-  private makeLink(hal: Hal, b: BrokerConfig, gridId: string, routerId: string, random: () => number): Link {
-    const status = routerTopic(gridId, routerId, "status");
-    return new Link({
+  /** Makes the link and starts the tick (every second). */
+  private wire(b: BrokerConfig, clientId: string, topic: string): void {
+    const hal = this.hal;
+    const status = topic + "status";
+    const local = topic + "local";
+    this.tickTimer = hal.clock.setInterval(() => this.tick(), 1000);
+    this.link = new Link({
       clock: hal.clock,
       // Both HALs give connect as an arrow function (no `this`): passed as it is, without a wrapper closure.
       connect: hal.connect,
       host: b.host,
       port: b.port,
-      clientId: gridId + "-" + routerId,
+      clientId: clientId,
       keepAliveS: b.keepAliveS,
       will: { topic: status, payload: ascii(STATUS_OFFLINE) },
       online: { topic: status, payload: ascii("online") },
-      subscriptions: [routerTopic(gridId, routerId, "down"), this.topicLocal],
+      subscriptions: [topic + "down", local],
       maxFrameBytes: MAX_FRAME_BYTES,
       maxQueue: MAX_QUEUE,
       backoffMinMs: 1000,
       backoffMaxMs: 60000,
-      random: random,
+      random: this.rand,
       retryMs: 20000,
-      onMessage: (topic, payload) => (topic === this.topicLocal ? this.onLocal(payload) : this.onFrame(payload)),
+      onMessage: (t, payload) => (t === local ? this.onLocal(payload) : this.onFrame(payload)),
       onState: (up) => this.onLink(up),
-      onAcked: (id) => this.onAcked(id),
+      // The broker took a message: when it is a pending ack, that ack is done.
+      onAcked: (id) => {
+        const q = this.ackQueue;
+        for (let k = 0; k < q.length; k++) {
+          if (q[k][3] === id) {
+            this.commit([OP_ACKED, q[k][0]], true);
+            this.counters.acks++;
+            return;
+          }
+        }
+      },
     });
-  }
-
-  private startTicking(): void {
-    this.tickTimer = this.hal.clock.setInterval(() => this.tick(), 1000);
   }
 
   /** Unix s of the server's time, or NaN before the first heartbeat. */
   nowS(): number {
     return this.hal.clock.nowMs() / 1000 + this.offsetS;
-  }
-
-  /** True once the server's time is known. */
-  timeKnown(): boolean {
-    return this.offsetS === this.offsetS;
   }
 
   /** The current absolute slot (0 before the time is known). */
@@ -430,15 +435,17 @@ export class Agent {
     const slotMin = this.slotS / 60;
     const packetWh = this.whPerPacket;
     const max = this.lim.maxPerSlot[client];
-    const startMin = typeof spec.startMin === "number" ? spec.startMin : 0;
-    if (!(typeof spec.endMin === "number" && spec.endMin > startMin && startMin >= 0)) return answer(-RE_WINDOW, "endMin must be after startMin (minutes from now)");
+    // A value that is not a number fails a comparison below (NaN), or is taken as the number it reads as.
+    const startMin = spec.startMin || 0;
+    if (!(spec.endMin > startMin && startMin >= 0)) return answer(-RE_WINDOW, "endMin must be after startMin (minutes from now)");
     const now = this.currentSlot();
     // At or after now, as startMin >= 0.
     const earliest = now + Math.ceil(startMin / slotMin);
     const slots = now + Math.floor(spec.endMin / slotMin) - earliest;
     let profile: Uint8Array | undefined;
     let packets = 0;
-    let perSlot = 0;
+    // A profile: at most max in a slot, over its own length (which must fit the window).
+    let perSlot = max;
     // Slots over which packets are counted: the window of a thermal band.
     let over = slots;
     if (kind === M.KIND_PROFILE) {
@@ -449,19 +456,21 @@ export class Agent {
         if (!(n >= 0 && n <= max)) return answer(-RE_POWER, "profileWh[" + i + "] must be 0-" + max * packetWh + " Wh");
         packets += profile[i] = n;
       }
-      if (!packets) return answer(-RE_SHAPE, "profileWh must list the Wh of each slot, not all 0");
+      if (!packets) return answer(-RE_SHAPE, "profileWh must list Wh per slot, not all 0");
+      over = profile.length;
     } else {
-      const wh = kind === M.KIND_ENERGY ? spec.wh : spec.whPerWindow;
-      if (!(typeof wh === "number" && wh > 0)) return answer(-RE_SHAPE, (kind === M.KIND_ENERGY ? "wh" : "whPerWindow") + " must be a positive number of Wh");
-      packets = Math.ceil(wh / packetWh);
+      const key = kind === M.KIND_ENERGY ? "wh" : "whPerWindow";
+      const wh = spec[key];
+      if (!((wh as number) > 0)) return answer(-RE_SHAPE, key + " must be a positive number of Wh");
+      packets = Math.ceil((wh as number) / packetWh);
       perSlot = Math.floor(((typeof spec.maxW === "number" ? spec.maxW : this.ratedWOf[client - 1]) * slotMin) / 60 / packetWh);
       if (kind === M.KIND_THERMAL) over = Math.round((spec.windowMin as number) / slotMin);
     }
-    let e = 0;
-    if (!this.timeKnown()) e = RE_TIME;
-    else if (!(slots > 0 && earliest + slots <= now + HORIZON) || (profile && profile.length > slots)) e = RE_WINDOW;
-    else if (!profile) e = !(perSlot >= 1) ? RE_SHAPE : !(over >= 1 && over <= slots) ? RE_WINDOW : perSlot > max || packets > perSlot * over ? RE_POWER : 0;
-    return answer(e ? -e : this.submit([0, client, kind, earliest, earliest + slots, packets, kind === M.KIND_THERMAL ? over : 0, perSlot, RQ_PENDING], profile));
+    // F_WINDOW and F_PER_SLOT are read only for the kinds that have them (RequestTable.item).
+    return answer(
+      -(!now ? RE_TIME : !(slots > 0 && earliest + slots <= now + HORIZON) ? RE_WINDOW : !(perSlot >= 1) ? RE_SHAPE : !(over >= 1 && over <= slots) ? RE_WINDOW : perSlot > max || packets > perSlot * over ? RE_POWER : 0) ||
+        this.submit([0, client, kind, earliest, earliest + slots, packets, over, perSlot, RQ_PENDING], profile),
+    );
   }
 
   /**
@@ -469,7 +478,7 @@ export class Agent {
    * queues it for the server. r holds the fields F_ID (set here) to
    * F_STATE. Its id, or minus the reason (REQ_ERRORS).
    */
-  private submit(r: number[], profile: Uint8Array | undefined): number {
+  private submit(r: number[], profile?: Uint8Array): number {
     if (this.rq.count() >= MAX_REQUESTS) return -RE_FULL;
     r[F_ID] = this.rq.nextId();
     if (!this.commit(([OP_ROW, profile || null] as CborValue[]).concat(r), false)) return -RE_FLASH;
@@ -491,15 +500,15 @@ export class Agent {
     if (!this.ready() || this.paired < this.clientCount) return;
     const now = this.currentSlot();
     const nowS = Math.floor(this.nowS());
-    const items: CborValue[] = [];
-    const rows: number[] = [];
+    const items: CborValue[][] = [];
     const rq = this.rq;
     for (let i = 0; i < MAX_REQUESTS && items.length < M.MAX_ITEMS; i++) {
-      if (rq.get(i, F_STATE) !== RQ_PENDING || (rq.get(i, F_SENT) && nowS - rq.get(i, F_SENT) < RESEND_S) || rq.get(i, F_END) <= now) continue;
+      // F_SENT is 0 when not sent this boot: long ago.
+      if (rq.get(i, F_STATE) !== RQ_PENDING || nowS - rq.get(i, F_SENT) < RESEND_S || rq.get(i, F_END) <= now) continue;
       items.push(rq.item(i, now));
-      rows.push(i);
     }
-    if (items.length && this.send(M.REQUEST, items)) for (let k = 0; k < rows.length; k++) rq.set(rows[k], F_SENT, nowS);
+    // An item starts with its request's id.
+    if (items.length && this.send(M.REQUEST, items)) for (let k = 0; k < items.length; k++) rq.set(rq.find(items[k][0] as number), F_SENT, nowS);
   }
 
   /**
@@ -511,7 +520,8 @@ export class Agent {
   private onLocal(payload: Uint8Array): void {
     const d = decodeCbor(payload, 3, 160);
     const f = d.v as CborValue[];
-    let shaped = d.e === 0 && Array.isArray(f) && f.length >= 5 && f.length <= 7;
+    // v is null when the payload does not decode.
+    let shaped = Array.isArray(f) && f.length >= 5 && f.length <= 7;
     for (let i = 0; shaped && i < 4; i++) shaped = typeof f[i] === "number";
     let ans = answer(-RE_SHAPE);
     const c = shaped ? (f[0] as number) : 0;
@@ -526,7 +536,7 @@ export class Agent {
     }
     const out = new Uint8Array(16);
     const n = encodeCbor([c >= 0 && c <= 0xffff ? c : 0, ans.id, ans.code], out, 0, 2);
-    if (n > 0) this.link.publish(this.topicLocalAnswer, out.subarray(0, n), 1);
+    if (n > 0) this.link.publish(this.topic + "local/answer", out.subarray(0, n), 1);
   }
 
   // ---- the wire
@@ -536,9 +546,11 @@ export class Agent {
    * and this session's HELLO answered. A broker that lost its sessions in a
    * restart drops what is published before the server has subscribed again,
    * yet acknowledges it: the answer to HELLO shows the server is listening.
+   * That answer is a heartbeat, which sets the time if unknown, and comes
+   * only while the link is up (onLink(false) clears answered).
    */
   private ready(): boolean {
-    return this.link.isUp() && !this.seqUnknown && this.timeKnown() && this.answered;
+    return this.answered && !this.seqUnknown;
   }
 
   /**
@@ -549,7 +561,7 @@ export class Agent {
   private send(type: number, body: CborValue, timeS?: number, seq?: number): number {
     const s = seq || this.seq.nextSend();
     const frame = s ? seal(type, s, timeS || Math.floor(this.nowS()) || 0, body, this.macKey, this.hal.system.sha256, this.scratch) : 0;
-    return typeof frame === "number" ? 0 : this.link.publish(this.topicUp, frame, type === M.TELEMETRY ? 0 : 1);
+    return typeof frame === "number" ? 0 : this.link.publish(this.topic + "up", frame, type === M.TELEMETRY ? 0 : 1);
   }
 
   private onLink(up: boolean): void {
@@ -557,14 +569,11 @@ export class Agent {
     if (!up) return;
     // Every session starts with HELLO; its echo in a heartbeat is the proof
     // of freshness the clock waits for.
-    let seq: number;
     this.helloAtMs = this.hal.clock.nowMs();
-    if (this.seqUnknown) {
-      // A seq of 2^40 or more, random: unique enough to be echoed; a save failed: no HELLO.
-      seq = WIPED_SEQ_BASE + Math.floor(this.rand() * WIPED_SEQ_BASE);
-      if (!this.seq.skipTo(seq + 1)) return;
-    } else seq = this.seq.nextSend();
-    if (!seq) return;
+    // Not knowing its seqs: a seq of 2^40 or more, random, unique enough to be echoed.
+    const seq = this.seqUnknown ? WIPED_SEQ_BASE + Math.floor(this.rand() * WIPED_SEQ_BASE) : this.seq.nextSend();
+    // A save failed: no HELLO.
+    if (!seq || (this.seqUnknown && !this.seq.skipTo(seq + 1))) return;
     this.helloSeq = seq;
     this.send(M.HELLO, [this.version, this.pulseMeter.bootCount, this.seqUnknown ? M.CAP_RESTORE : 0, MAX_FRAME_BYTES], 0, seq);
   }
@@ -580,25 +589,16 @@ export class Agent {
     }
     this.sendRequests();
     // Acks the link still holds are resent by it (DUP); the rest go now.
-    this.flushAcks();
-  }
-
-  private onAcked(id: number): void {
-    for (let k = 0; k < this.ackQueue.length; k++) {
-      if (this.ackQueue[k][3] === id) {
-        this.commit([OP_ACKED, this.ackQueue[k][0]], true);
-        this.counters.acks++;
-        return;
-      }
-    }
+    this.sendDue();
   }
 
   /** A frame on the down topic. Never throws: a refusal is counted, NACKed when authentic, and changes nothing. */
   private onFrame(frame: Uint8Array): void {
-    const env = this.peer.check(frame);
+    const peer = this.peer;
+    const env = peer.check(frame);
     if (!env) {
       this.counters.framesRefused++;
-      const r = this.peer.reason;
+      const r = peer.reason;
       // A body refused by its schema came in an authentic envelope (protocol/envelope.ts
       // checks the schema last): its seq and type are read again for the NACK.
       if (r >= M.E_SHAPE && r <= M.E_POWER && this.ready()) {
@@ -609,14 +609,24 @@ export class Agent {
     }
     const t = env.type;
     const f = env.body as CborValue[];
+    const n = env.seq;
     const hello = this.helloSeq;
     // Until the clock is set from an echo of this boot's HELLO, only the
     // answers to that HELLO are taken (a replayed old message cannot be).
-    if ((!this.timeKnown() || this.seqUnknown) && (t === M.HEARTBEAT ? f[2] : t === M.RESTORE || t === M.NACK_DOWN ? f[0] : -1) !== hello) return;
-    if (t === M.NACK_DOWN && f[0] === hello && f[1] === M.HELLO) {
+    if ((!this.curSlot || this.seqUnknown) && (t === M.HEARTBEAT ? f[2] : t === M.RESTORE || t === M.NACK_DOWN ? f[0] : -1) !== hello) return;
+    const nackHello = t === M.NACK_DOWN && f[0] === hello && f[1] === M.HELLO;
+    // Everything else but a heartbeat changes state: its seq is in flash before it is acted on
+    // (a frame overtaken inside the replay window is below what is saved).
+    if (!nackHello && t !== M.HEARTBEAT && !this.seq.persistRecv(n)) {
+      this.counters.framesRefused++;
+      return;
+    }
+    // An overtaken (older) heartbeat never moves the clock.
+    const newest = n > peer.lastSeq;
+    peer.accept(n);
+    if (nackHello) {
       // The server refused this HELLO: its seq was used before (a seq record
       // lost with a power cut). Ask for the last seq it accepted.
-      this.peer.accept(env.seq);
       if (f[2] === M.E_REPLAY && !this.seqUnknown) {
         this.seqUnknown = true;
         this.onLink(true);
@@ -624,11 +634,8 @@ export class Agent {
       return;
     }
     if (t === M.HEARTBEAT) {
-      // An overtaken (older) heartbeat never moves the clock.
-      const newest = env.seq > this.peer.lastSeq;
-      this.peer.accept(env.seq);
-      this.seq.acceptRecv(env.seq, false);
-      const first = !this.timeKnown();
+      this.seq.acceptRecv(n, false);
+      const first = !this.curSlot;
       const echo = f[2] === hello && !this.answered;
       if (echo) this.answered = true;
       const offset = env.time - this.hal.clock.nowMs() / 1000;
@@ -640,16 +647,22 @@ export class Agent {
       if (echo) this.resendAll();
       return;
     }
-    // Everything else changes state: its seq is in flash before it is acted on
-    // (a frame overtaken inside the replay window is below what is saved).
-    if (!this.seq.persistRecv(env.seq)) {
-      this.counters.framesRefused++;
-      return;
-    }
-    this.peer.accept(env.seq);
     const envSlot = Math.floor(env.time / this.slotS);
-    if (t === M.ACCEPT || t === M.REJECT) this.onDecision(t === M.REJECT, f);
-    else if (t === M.SCHEDULE) this.onSchedule(env.seq, f, envSlot);
+    const reject = t === M.REJECT;
+    if (reject || t === M.ACCEPT) {
+      // ACCEPT: [id...] takes pending or rejected requests; REJECT: [id, reason, retryAfterS...] pending ones.
+      const rq = this.rq;
+      for (let k = 0; k < f.length; k += reject ? 3 : 1) {
+        const row = rq.find(f[k] as number);
+        if (row < 0 || !(((reject ? B_PENDING : B_PENDING | (1 << RQ_REJECTED)) >> rq.get(row, F_STATE)) & 1)) continue;
+        if (reject) {
+          this.counters.rejected++;
+          rq.set(row, F_REJECTS, rq.get(row, F_REJECTS) + 1);
+          rq.set(row, F_RETRY_AT, Math.floor(this.nowS()) + (f[k + 2] as number));
+        } else this.counters.accepted++;
+        this.setState(row, reject ? RQ_REJECTED : RQ_ACCEPTED);
+      }
+    } else if (t === M.SCHEDULE) this.onSchedule(n, f, envSlot);
     else if (t === M.STORED) this.onStored(f[0] as number);
     else if (t === M.RESTORE) this.onRestore(f, envSlot);
     else if (t === M.NACK_DOWN && f[1] === M.REQUEST) this.counters.rejected++;
@@ -658,25 +671,9 @@ export class Agent {
   /** A request's state changes: journaled, then counted; a final state frees its row. */
   private setState(row: number, state: number): void {
     const rq = this.rq;
-    rq.set(row, F_STATE, state);
-    this.commit(rq.fields(row, [OP_STATE, rq.get(row, F_ID)], F_STATE), true);
+    this.commit(rq.fields(row, [OP_STATE, rq.get(row, F_ID), state], F_RETRY_AT), true);
     if (state === RQ_DELIVERED) this.counters.delivered++;
     if (state === RQ_EXPIRED) this.counters.expired++;
-  }
-
-  /** ACCEPT: [id...] takes pending or rejected requests; REJECT: [id, reason, retryAfterS...] pending ones. */
-  private onDecision(reject: boolean, f: CborValue[]): void {
-    const rq = this.rq;
-    for (let k = 0; k < f.length; k += reject ? 3 : 1) {
-      const row = rq.find(f[k] as number);
-      if (row < 0 || !rq.is(row, rq.get(row, F_CLIENT), reject ? B_PENDING : B_PENDING | (1 << RQ_REJECTED))) continue;
-      if (reject) {
-        this.counters.rejected++;
-        rq.set(row, F_REJECTS, rq.get(row, F_REJECTS) + 1);
-        rq.set(row, F_RETRY_AT, Math.floor(this.nowS()) + (f[k + 2] as number));
-      } else this.counters.accepted++;
-      this.setState(row, reject ? RQ_REJECTED : RQ_ACCEPTED);
-    }
   }
 
   /**
@@ -718,26 +715,17 @@ export class Agent {
     // A HELLO whose answer was lost is sent again after two heartbeat periods.
     if (this.link.isUp() && !this.answered && nowMs - this.helloAtMs > 2000 * this.heartbeatPeriodS) this.onLink(true);
     if (this.paired < this.clientCount) this.resendAll();
-    if (this.timeKnown()) {
-      const s = this.currentSlot();
-      if (s > this.curSlot) this.newSlot(s);
-      const nowS = this.nowS();
-      this.flushAcks();
-      if (this.ready() && !(nowS - this.lastTelemetryS < this.telemetryPeriodS)) {
-        this.lastTelemetryS = nowS;
-        this.send(M.TELEMETRY, [this.pulseMeter.bootCount].concat(this.totals()));
-      }
-    }
+    // The slot is 0 while the time is unknown.
+    const s = this.currentSlot();
+    if (s > this.curSlot) this.newSlot(s);
+    this.sendDue();
     this.applyRelays();
-    this.reportFlash();
-  }
-
-  /** Says once, on the console, when flash starts refusing saves, and when it takes them again. */
-  private reportFlash(): void {
+    // Said once, on the console, when flash starts refusing saves, and when it takes them again.
     const full = this.flashIsFull();
-    if (full === this.flashReported) return;
-    this.flashReported = full;
-    this.hal.console.print(full ? "flash full: running from memory until the server holds a backup and flash is compacted" : "flash: saving again");
+    if (full !== this.flashReported) {
+      this.flashReported = full;
+      this.hal.console.print(full ? "flash full: running from memory until backed up to the server and compacted" : "flash: saving again");
+    }
   }
 
   private totals(): number[] {
@@ -750,14 +738,55 @@ export class Agent {
   private newSlot(s: number): void {
     const rq = this.rq;
     const nowS = this.nowS();
-    if (this.curSlot) this.closeSlot(this.curSlot);
-    else this.baseline = this.totals();
+    const end = this.curSlot;
+    const now = this.totals();
+    if (end) {
+      // Meters the slot that ended per client: its sub-meter, or for a
+      // client without one the household's consumption minus the
+      // sub-metered clients and the baseload seen in slots without
+      // unmetered clients on (never more than its on-time at rated power).
+      // Journals the result and acks it.
+      const d: number[] = [];
+      // The household's use: import + PV - export; known only with an import meter.
+      // What is left after the sub-metered clients, for the others and the baseload.
+      let rest = 0;
+      let meteredUse = false;
+      for (let i = 0; i < now.length; i++) {
+        const role = this.meterRole[i];
+        d.push(now[i] - (this.baseline[i] || 0));
+        rest += role === 1 ? -d[i] : role < 3 ? d[i] : 0;
+        if (!role) meteredUse = true;
+      }
+      // Wh of the unmetered clients at rated power for their on-time.
+      let unmetered = 0;
+      for (let i = 0; i < this.clientCount; i++) {
+        if (this.meterOf[i] >= 0) rest -= d[this.meterOf[i]];
+        else unmetered += (this.onMs[i] * this.ratedWOf[i]) / 3600000;
+      }
+      let base = this.baseloadWh;
+      if (!unmetered && meteredUse) this.baseloadWh = base = base < 0 ? rest : Math.round((3 * base + rest) / 4);
+      const shareable = Math.max(0, rest - Math.max(0, base));
+      const body: number[] = [];
+      for (let c = 1; c <= this.clientCount; c++) {
+        const m = this.meterOf[c - 1];
+        const e = (this.onMs[c - 1] * this.ratedWOf[c - 1]) / 3600000;
+        // Without a sub-meter: its on-time at rated power, and no more than its share of what the main meter saw.
+        const w = Math.max(0, Math.min(0xffff, Math.round(m >= 0 ? d[m] : meteredUse && e ? Math.min(e, (shareable * e) / unmetered) : e)));
+        if (!this.plan.at(c, end) && !w && !this.runId[c - 1]) continue;
+        const packets = Math.min(this.lim.maxPerSlot[c], Math.round(w / this.whPerPacket));
+        body.push(c, packets, w);
+        this.credit(c, packets);
+      }
+      // Its ack (when the body has deliveries) goes at once: tick() calls sendDue() next.
+      this.commit([OP_SLOT, end, (end + 1) * this.slotS, now, body], true);
+    } else this.baseline = now;
     this.curSlot = s;
     this.onMs.fill(0);
     for (let i = 0; i < MAX_REQUESTS; i++) {
       const st = rq.get(i, F_STATE);
       if (!st) continue;
-      if (rq.get(i, F_END) <= s && !(st === RQ_RUNNING && this.runId[rq.get(i, F_CLIENT) - 1] === rq.get(i, F_ID))) {
+      // A program that is running goes on past its end.
+      if (rq.get(i, F_END) <= s && this.runId[rq.get(i, F_CLIENT) - 1] !== rq.get(i, F_ID)) {
         this.setState(i, RQ_EXPIRED);
       } else if (st === RQ_REJECTED && nowS >= rq.get(i, F_RETRY_AT)) {
         if (rq.get(i, F_REJECTS) >= ESCALATE_AFTER && !rq.get(i, F_EMERGENCY) && this.ready()) {
@@ -781,59 +810,24 @@ export class Agent {
       if (open) continue;
       const max = this.lim.maxPerSlot[c];
       const window = Math.min(HORIZON, Math.round(14400 / this.slotS));
-      this.submit([0, c, M.KIND_THERMAL, s, s + HORIZON, Math.min(max * window, Math.ceil(wh / this.whPerPacket)), window, max, RQ_PENDING], undefined);
+      this.submit([0, c, M.KIND_THERMAL, s, s + HORIZON, Math.min(max * window, Math.ceil(wh / this.whPerPacket)), window, max, RQ_PENDING]);
     }
   }
 
   /**
-   * Meters slot s per client: its sub-meter, or for a client without one
-   * the household's consumption minus the sub-metered clients and the
-   * baseload seen in slots without unmetered clients on (never more than its
-   * on-time at rated power). Journals the result and acks it.
+   * Sends what is due, when the server can hear it: acks not yet handed to
+   * the link (its queue was full, or it was down) as room frees up, keeping
+   * the link's id in each; telemetry every telemetryS.
    */
-  private closeSlot(s: number): void {
-    const now = this.totals();
-    const d: number[] = [];
-    // The household's use: import + PV - export; known only with an import meter.
-    // What is left after the sub-metered clients, for the others and the baseload.
-    let rest = 0;
-    let meteredUse = false;
-    for (let i = 0; i < now.length; i++) {
-      const role = this.meterRole[i];
-      d.push(now[i] - (this.baseline[i] || 0));
-      rest += role === 1 ? -d[i] : role < 3 ? d[i] : 0;
-      if (!role) meteredUse = true;
+  private sendDue(): void {
+    if (!this.ready()) return;
+    const q = this.ackQueue;
+    for (let k = 0; k < q.length && this.link.queued() < MAX_QUEUE / 2; k++) if (!q[k][3]) q[k][3] = this.send(M.ACK, q[k][2], q[k][1] as number);
+    const nowS = this.nowS();
+    if (!(nowS - this.lastTelemetryS < this.telemetryPeriodS)) {
+      this.lastTelemetryS = nowS;
+      this.send(M.TELEMETRY, [this.pulseMeter.bootCount].concat(this.totals()));
     }
-    let unmeteredOnMs = 0;
-    for (let i = 0; i < this.clientCount; i++) {
-      if (this.meterOf[i] >= 0) rest -= d[this.meterOf[i]];
-      else unmeteredOnMs += this.onMs[i] * this.ratedWOf[i];
-    }
-    if (!unmeteredOnMs && meteredUse) this.baseloadWh = this.baseloadWh < 0 ? rest : Math.round((3 * this.baseloadWh + rest) / 4);
-    const shareable = Math.max(0, rest - Math.max(0, this.baseloadWh));
-    const body: number[] = [];
-    for (let c = 1; c <= this.clientCount; c++) {
-      const m = this.meterOf[c - 1];
-      const e = this.onMs[c - 1] * this.ratedWOf[c - 1];
-      // Without a sub-meter: its on-time at rated power, and no more than its share of what the main meter saw.
-      const w = Math.max(0, Math.min(0xffff, Math.round(m >= 0 ? d[m] : meteredUse && e ? Math.min(e / 3600000, (shareable * e) / unmeteredOnMs) : e / 3600000)));
-      if (!this.plan.at(c, s) && !w && !this.runId[c - 1]) continue;
-      const packets = Math.min(this.lim.maxPerSlot[c], Math.round(w / this.whPerPacket));
-      body.push(c, packets, w);
-      this.credit(c, packets);
-    }
-    this.commit([OP_SLOT, s, (s + 1) * this.slotS, now, body], true);
-    if (body.length) this.sendAck(this.ackQueue[this.ackQueue.length - 1]);
-  }
-
-  /** Acks not yet handed to the link (its queue was full, or it was down) go out as room frees up. */
-  private flushAcks(): void {
-    for (let k = 0; k < this.ackQueue.length && this.link.queued() < MAX_QUEUE / 2; k++) if (!this.ackQueue[k][3]) this.sendAck(this.ackQueue[k]);
-  }
-
-  /** Sends a pending ack, keeping the link's id in it. */
-  private sendAck(a: CborValue[]): void {
-    if (this.ready()) a[3] = this.send(M.ACK, a[2], a[1] as number);
   }
 
   /** Delivered packets count towards the client's requests, earliest end first; a running program advances a slot. */
@@ -849,10 +843,9 @@ export class Agent {
       rq.set(row, F_DONE, rq.get(row, F_DONE) + 1);
       // One slot beyond the profile: a program switched on after its slot
       // began ends that much later, and the machine stops by itself.
-      if (rq.get(row, F_DONE) > (rq.profiles[row] as Uint8Array).length) {
-        this.commit([OP_RUN, c, 0], true);
-        this.setState(row, RQ_DELIVERED);
-      } else this.setState(row, RQ_RUNNING);
+      const end = rq.get(row, F_DONE) > (rq.profiles[row] as Uint8Array).length;
+      if (end) this.commit([OP_RUN, c, 0], true);
+      this.setState(row, end ? RQ_DELIVERED : RQ_RUNNING);
       return;
     }
     let left = packets;
@@ -862,16 +855,13 @@ export class Agent {
         if (rq.is(i, c, B_SCHEDULED | B_RUNNING) && !rq.profiles[i] && (best < 0 || rq.get(i, F_END) < rq.get(best, F_END))) best = i;
       }
       if (best < 0) return;
+      // A thermal band takes all that is left; an energy request what it still
+      // needs, and is delivered when that is nothing (so the loop goes on).
       const thermal = rq.get(best, F_KIND) === M.KIND_THERMAL;
       const take = thermal ? left : Math.min(left, rq.remaining(best));
-      if (take <= 0) {
-        this.setState(best, RQ_DELIVERED);
-        continue;
-      }
       rq.set(best, F_DONE, rq.get(best, F_DONE) + take);
       left -= take;
       this.setState(best, !thermal && !rq.remaining(best) ? RQ_DELIVERED : RQ_RUNNING);
-      if (thermal) return;
     }
   }
 
@@ -888,30 +878,31 @@ export class Agent {
   private wantOn(c: number): boolean {
     const i = c - 1;
     const s = this.curSlot;
-    const n = this.timeKnown() ? this.plan.at(c, s) : 0;
+    // The slot is 0 until the time is known, and no plan holds slot 0.
+    const n = this.plan.at(c, s);
     if (this.runId[i]) return true;
     if (!n) return false;
-    if (this.kindOf[i] === M.KIND_PROFILE) return this.startProgram(c);
+    const rq = this.rq;
+    if (this.kindOf[i] === M.KIND_PROFILE) {
+      // Starts the program of the client's scheduled request, journaled first
+      // (applyEntry sets runId); stays off when there is none or flash refused it.
+      for (let r = 0; r < MAX_REQUESTS; r++) {
+        if (rq.is(r, c, B_SCHEDULED)) {
+          if (this.commit([OP_RUN, c, rq.get(r, F_ID)], false)) this.setState(r, RQ_RUNNING);
+          break;
+        }
+      }
+      return this.runId[i] > 0;
+    }
     const needWh = n * this.whPerPacket;
     const needMs = (needWh * 3600000) / this.ratedWOf[i];
     const m = this.meterOf[i];
     const on = this.relayBank.isOn(this.relayOf[i]);
     const leftMs = ((s + 1) * this.slotS - this.nowS()) * 1000;
-    if (m >= 0 ? this.pulseMeter.wh(m) - (this.baseline[m] || 0) >= needWh : this.onMs[i] >= needMs) return on && this.plan.at(c, s + 1) > 0 && leftMs * this.ratedWOf[i] < this.whPerPacket * 3600000;
+    // Done: kept on only when less than a packet's time (needMs / n) is left and the next slot has packets.
+    if (m >= 0 ? this.pulseMeter.wh(m) - (this.baseline[m] || 0) >= needWh : this.onMs[i] >= needMs) return on && this.plan.at(c, s + 1) > 0 && leftMs * n < needMs;
     // Even slot: start late enough to end at the boundary, with a margin of a tenth.
     return s % 2 === 1 || on || leftMs <= needMs * 1.1 + 2000;
-  }
-
-  /** Starts the non-interruptible program of client c's scheduled request, journaled first; false when there is none. */
-  private startProgram(c: number): boolean {
-    const rq = this.rq;
-    for (let i = 0; i < MAX_REQUESTS; i++) {
-      if (!rq.is(i, c, B_SCHEDULED)) continue;
-      if (!this.commit([OP_RUN, c, rq.get(i, F_ID)], false)) return false;
-      this.setState(i, RQ_RUNNING);
-      return true;
-    }
-    return false;
   }
 
   /** Sets every client's relay as wanted, through the safety layer (which may refuse for min on/off or the fuse, retried next second). */
@@ -928,35 +919,33 @@ export class Agent {
   // ---- journal
 
   /**
-   * Journals an entry, then applies it to the state in RAM: always, or
-   * (must === false) only when flash took it. False when flash refused it.
+   * Journals an entry (folding into a snapshot when the file is full), then
+   * applies it to the state in RAM: always, or (always === false) only when
+   * flash took it. False when flash refused it (then flashFull is set) or it
+   * did not encode.
    */
   private commit(entry: CborValue[], always: boolean): boolean {
-    const ok = this.write(entry);
+    const n = encodeCbor(entry, this.scratch, 0, 4);
+    let ok = n >= 0;
+    if (ok) {
+      // A fold encodes the snapshot in a buffer of its own: the entry stays in scratch.
+      const bytes = this.scratch.subarray(0, n);
+      let e: number;
+      try {
+        e = this.journal.append(bytes);
+        if (e === J_FOLD) {
+          e = this.fold(0);
+          if (e === J_OK) e = this.journal.append(bytes);
+        }
+      } catch {
+        // Storage refused the write (a store damaged by a cut compaction).
+        e = J_FULL;
+      }
+      ok = !(this.flashFull = e !== J_OK);
+      if (ok) this.appends++;
+    }
     if (ok || always) this.applyEntry(entry);
     return ok;
-  }
-
-  /** Appends an entry (folding into a snapshot when the file is full): false when flash is full. */
-  private write(entry: CborValue[]): boolean {
-    const n = encodeCbor(entry, this.scratch, 0, 4);
-    if (n < 0) return false;
-    // A fold encodes the snapshot in a buffer of its own: the entry stays in scratch.
-    const bytes = this.scratch.subarray(0, n);
-    let e: number;
-    try {
-      e = this.journal.append(bytes);
-      if (e === J_FOLD) {
-        e = this.fold();
-        if (e === J_OK) e = this.journal.append(bytes);
-      }
-    } catch {
-      // Storage refused the write (a store damaged by a cut compaction).
-      e = J_FULL;
-    }
-    this.flashFull = e !== J_OK;
-    if (!this.flashFull) this.appends++;
-    return !this.flashFull;
   }
 
   /**
@@ -968,14 +957,14 @@ export class Agent {
     const rq = this.rq;
     const e: CborValue[] = [];
     for (let i = 0; i < MAX_REQUESTS; i++) if (rq.get(i, F_STATE)) e.push(rq.fields(i, [OP_ROW, rq.profiles[i] || null], F_ID));
-    for (let c = 1; c <= this.clientCount; c++) {
-      if (this.plan.to[c - 1]) e.push([OP_SCHEDULE, c, this.plan.from[c - 1], this.plan.lease[c - 1], this.plan.slice(c)]);
-      if (this.runId[c - 1]) e.push([OP_RUN, c, this.runId[c - 1]]);
+    const p = this.plan;
+    const run = this.runId;
+    for (let i = 0; i < this.clientCount; i++) {
+      if (p.to[i]) e.push([OP_SCHEDULE, i + 1, p.from[i], p.lease[i], p.slice(i + 1)]);
+      if (run[i]) e.push([OP_RUN, i + 1, run[i]]);
     }
-    for (let k = 0; k < this.ackQueue.length; k++) {
-      const a = this.ackQueue[k];
-      e.push([OP_SLOT, a[0], a[1], null, a[2]]);
-    }
+    const q = this.ackQueue;
+    for (let k = 0; k < q.length; k++) e.push([OP_SLOT, q[k][0], q[k][1], null, q[k][2]]);
     const snap = [OP_SNAPSHOT, rq.lastId, this.baseline, e];
     let buf = new Uint8Array(2048);
     let n = encodeCbor(snap, buf, 0, 5);
@@ -983,12 +972,16 @@ export class Agent {
     return n < 0 ? undefined : buf.subarray(0, n);
   }
 
-  /** Folds the state into a new snapshot: J_OK, or why not (a Storage that did not keep the file: J_FULL). */
-  private fold(): number {
+  /**
+   * Folds the state into a new snapshot, numbered above mark too (a
+   * restore's backup mark; 0: none): J_OK, or why not (a Storage that did
+   * not keep the file: J_FULL).
+   */
+  private fold(mark: number): number {
     const snap = this.encodeSnapshot();
     if (!snap) return J_FULL;
     try {
-      return this.journal.fold(snap);
+      return this.journal.restore(snap, mark);
     } catch (e) {
       this.hal.console.print("journal: " + (e && (e as { message?: string }).message));
       return J_FULL;
@@ -1016,7 +1009,9 @@ export class Agent {
       // DELIVERED and EXPIRED, the final states, are the highest.
       if ((f[2] as number) >= RQ_DELIVERED) rq.free(row);
     } else if (op === OP_SCHEDULE) {
-      if (c <= this.clientCount) this.plan.set(c, f[2] as number, f[4] as Uint8Array, f[3] as number);
+      // A client id c (>= 1) above this configuration's (a journal from another)
+      // writes beyond the typed arrays, which ignore it; the next snapshot drops it.
+      this.plan.set(c, f[2] as number, f[4] as Uint8Array, f[3] as number);
     } else if (op === OP_SLOT) {
       if (f[3]) this.baseline = f[3] as number[];
       if (!(f[4] as number[]).length) return;
@@ -1025,7 +1020,8 @@ export class Agent {
     } else if (op === OP_ACKED) {
       for (let k = 0; k < q.length; k++) if (q[k][0] === c) q.splice(k--, 1);
     } else if (op === OP_RUN) {
-      if (c <= this.clientCount) this.runId[c - 1] = f[2] as number;
+      // As for OP_SCHEDULE.
+      this.runId[c - 1] = f[2] as number;
     }
   }
 
@@ -1043,9 +1039,9 @@ export class Agent {
     for (let i = 0; i < MAX_REQUESTS; i++) if (this.rq.get(i, F_STATE) === RQ_PENDING) return;
     // The mark is the journal's seq: a server that later echoes a higher one
     // (after a HELLO) tells a router whose store went back (onStored).
-    this.backupMark = this.journal.seq;
+    const mark = (this.backupMark = this.journal.seq);
     this.backupAppends = this.appends;
-    this.send(M.BACKUP, [this.backupMark, this.pulseMeter.bootCount, this.totals()]);
+    this.send(M.BACKUP, [mark, this.pulseMeter.bootCount, this.totals()]);
   }
 
   /**
@@ -1057,86 +1053,76 @@ export class Agent {
    */
   private onStored(mark: number): void {
     const flash = this.hal.flash;
-    if (mark > this.journal.seq) {
-      // The server holds a backup newer than this journal: the store went
-      // back (a cut compaction can bring an older state back unnoticed).
-      this.hal.console.print("the journal is older than the server's backup: erasing flash to restore it from the server");
-      // The flag is how the next boot knows; without room for it, the next HELLO tells again.
-      this.flag(1);
+    // The server holds a backup newer than this journal: the store went
+    // back (a cut compaction can bring an older state back unnoticed).
+    const older = mark > this.journal.seq;
+    if (!older && (mark !== this.backupMark || this.appends !== this.backupAppends)) return;
+    this.backupAppends = -1;
+    this.pulseMeter.flush();
+    // The flag (COMPACT_FLAG) is how the next boot knows. Without room for
+    // it (a full flash), a cut compaction is found by the backup mark, and
+    // an older store by the next HELLO.
+    try {
+      flash.erase(COMPACT_FLAG);
+      flash.write(COMPACT_FLAG, new Uint8Array([older ? 1 : mark & 0xff]));
+    } catch {
+      // See above.
+    }
+    if (older) {
+      this.hal.console.print("journal older than the server's backup: erasing flash to restore from the server");
       this.hal.system.restart();
       return;
     }
-    if (mark !== this.backupMark || this.appends !== this.backupAppends) return;
-    this.backupAppends = -1;
-    this.pulseMeter.flush();
-    // No room even for the flag (a full flash): a cut is then found by the backup mark.
-    this.flag(mark & 0xff);
     // When there is room: a fresh snapshot first, the older file erased.
-    if (this.fold() === J_OK) this.journal.dropOther();
-    this.write([OP_COMPACT, mark]);
+    if (this.fold(0) === J_OK) this.journal.dropOther();
+    // Applying OP_COMPACT changes nothing.
+    this.commit([OP_COMPACT, mark], false);
     try {
       flash.compact();
     } catch {
       return;
     }
     this.counters.compactions++;
-    if (this.fold() === J_OK) this.flashFull = false;
+    if (this.fold(0) === J_OK) this.flashFull = false;
     this.pulseMeter.flush();
     flash.erase(COMPACT_FLAG);
-  }
-
-  /** Writes the compaction flag (COMPACT_FLAG), if flash takes it. */
-  private flag(v: number): void {
-    try {
-      this.hal.flash.erase(COMPACT_FLAG);
-      this.hal.flash.write(COMPACT_FLAG, new Uint8Array([v]));
-    } catch {
-      // Nothing more to do: see the callers.
-    }
   }
 
   private onRestore(f: CborValue[], envSlot: number): void {
     if (!this.seqUnknown || !this.seq.skipTo((f[1] as number) + 1)) return;
     this.seqUnknown = false;
     const mark = f[7] as number;
-    if (!this.awaitingRestore) {
-      // Only the seq was lost; the journal must not be older than the backup.
-      if (mark > this.journal.seq) this.onStored(mark);
-      else this.resendAll();
-      return;
-    }
-    this.awaitingRestore = false;
-    this.counters.restores++;
-    this.rq.lastId = f[2] as number;
-    this.pulseMeter.adopt(f[3] as number, f[4] as number[]);
-    const items = f[6] as CborValue[][];
-    for (let k = 0; k < items.length; k++) {
-      const r = items[k];
-      // validateBody checked each item; a client of another kind here, or an id already open, is skipped.
-      if (r[2] === this.kindOf[(r[1] as number) - 1] && this.rq.find(r[0] as number) < 0) this.rq.addItem(r, envSlot, RQ_ACCEPTED);
-    }
-    // The new journal numbers on above the server's backup mark.
-    const snap = this.encodeSnapshot();
-    if (snap) {
-      try {
-        this.journal.restore(snap, mark);
-      } catch {
-        this.flashFull = true;
+    if (this.awaitingRestore) {
+      this.awaitingRestore = false;
+      this.counters.restores++;
+      const rq = this.rq;
+      rq.lastId = f[2] as number;
+      this.pulseMeter.adopt(f[3] as number, f[4] as number[]);
+      const items = f[6] as CborValue[][];
+      for (let k = 0; k < items.length; k++) {
+        const r = items[k];
+        // validateBody checked each item; a client of another kind here, or an id already open, is skipped.
+        if (r[2] === this.kindOf[(r[1] as number) - 1] && rq.find(r[0] as number) < 0) rq.addItem(r, envSlot, RQ_ACCEPTED);
       }
+      // The new journal numbers on above the server's backup mark.
+      if (this.fold(mark) !== J_OK) this.flashFull = true;
+      this.hal.console.print("restored from the server: " + items.length + " open requests, boot " + this.pulseMeter.bootCount);
+    } else if (mark > this.journal.seq) {
+      // Only the seq was lost, and the journal is older than the backup: onStored restarts.
+      return this.onStored(mark);
     }
-    this.hal.console.print("restored from the server: " + items.length + " open requests, boot " + this.pulseMeter.bootCount);
     this.resendAll();
   }
 
   /** True when flash refused a save: the journal, the meter totals or the seq bound (REC_FULL). */
   flashIsFull(): boolean {
-    return this.flashFull || this.pulseMeter.lastSaveError !== 0 || this.seq.lastSaveError !== 0;
+    return this.flashFull || !!(this.pulseMeter.lastSaveError || this.seq.lastSaveError);
   }
 
   /** Status for R.status(). */
   summary(): { link: string; time: number; slot: number; requests: number; pendingAcks: number; flashFull: boolean } {
     return {
-      link: this.link.isUp() ? (this.seqUnknown ? "restoring" : this.timeKnown() ? "online" : "waiting for time") : "offline",
+      link: this.link.isUp() ? (this.seqUnknown ? "restoring" : this.curSlot ? "online" : "waiting for time") : "offline",
       time: Math.floor(this.nowS()) || 0,
       slot: this.curSlot,
       requests: this.rq.count(),

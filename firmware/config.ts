@@ -120,14 +120,9 @@ function isObject(v: unknown): v is Obj {
   return typeof v === "object" && v !== null && !(v instanceof Array);
 }
 
-/** Every problem is "field: what is wrong", naming the fix. */
-function add(p: string[], field: string, msg: string): void {
-  p.push(field + ": " + msg);
-}
-
-/** "field: must be what; got value". */
+/** Every problem is "field: what is wrong", naming the fix; most are "field: must be what; got value". */
 function must(p: string[], field: string, what: string, v: unknown): void {
-  add(p, field, "must be " + what + "; got " + JSON.stringify(v));
+  p.push(field + ": must be " + what + "; got " + JSON.stringify(v));
 }
 
 /**
@@ -140,7 +135,7 @@ function checkRecord(p: string[], o: unknown, f: string, rules: Rules): void {
   const known = keys.join(", ");
   if (!isObject(o)) return must(p, f, "an object with " + known, o);
   const pre = f ? f + "." : "";
-  for (const k of Object.keys(o)) if (keys.indexOf(k) < 0) add(p, pre + k, "unknown field; expected one of " + known);
+  for (const k of Object.keys(o)) if (keys.indexOf(k) < 0) p.push(pre + k + ": unknown field; expected one of " + known);
   for (const k of keys) {
     const r = rules[k];
     const a = r[0];
@@ -174,7 +169,7 @@ function checkList(p: string[], c: Obj, key: string, max: number, each: (o: Obj,
       // Only a well-typed value can clash (an object's own toString may throw).
       if ((typeof v !== "string" && typeof v !== "number") || v === -1) continue;
       const k = u + " " + v;
-      if (seen[k]) add(p, f + "." + u, k + " is already used by " + seen[k]);
+      if (seen[k]) p.push(f + "." + u + ": " + k + " is already used by " + seen[k]);
       seen[k] = f;
     }
   });
@@ -225,7 +220,7 @@ export function validateConfig(c: unknown): string[] {
     return {
       name: id,
       pin: pin,
-      pulsesPerKwh: [1, 100000, "imp/kWh (see the meter's label)"],
+      pulsesPerKwh: [1, 100000, "imp/kWh"],
       role: [METER_ROLES],
       minWidthMs: [1, 1000, "ms"],
       // Below minWidthMs, or real pulses are filtered out.
@@ -241,7 +236,7 @@ export function validateConfig(c: unknown): string[] {
       meter: [subs, " (a sub meter's index, or -1 for none)"],
       priority: [0, 7, "(0 most important)"],
       // Only a thermal client has a standing request.
-      standingWh: cl.kind === "thermal" ? [1, 100000, "Wh in every 4 hours", 1] : [(v: unknown) => v === undefined, "absent unless kind is thermal"],
+      standingWh: cl.kind === "thermal" ? [1, 100000, "Wh per 4 h", 1] : [(v: unknown) => v === undefined, "absent unless kind is thermal"],
     }), seen, ["relay", "meter", "name"]);
   }
   if (c.broker !== undefined) {
@@ -253,7 +248,7 @@ export function validateConfig(c: unknown): string[] {
   }
   // Relays that are on at boot must fit under the fuse before anything else runs.
   if (isInt(c.fuseLimitW) && bootW > c.fuseLimitW) {
-    add(p, "relays[].bootOn", "relays on at boot draw " + bootW + " W, above fuseLimitW " + c.fuseLimitW + " W");
+    p.push("relays[].bootOn: relays on at boot draw " + bootW + " W, above fuseLimitW " + c.fuseLimitW + " W");
   }
   return p;
 }

@@ -102,7 +102,7 @@ export const LINK_CONNECTS = 3;
 export const LINK_DROPS = 4;
 /** QoS 1 publishes written again with DUP, after a reconnect or retryMs. */
 export const LINK_RETRANSMITS = 5;
-/** CONNACKs with a refusal code (the last code is in Link.refusedCode). */
+/** CONNACKs with a refusal code. */
 export const LINK_REFUSED = 6;
 /** Frames the parser refused, or a packet out of place: the connection was dropped. */
 export const LINK_BAD_FRAMES = 7;
@@ -147,8 +147,6 @@ type Entry = [Uint8Array, number, number];
 export class Link {
   /** Counters, indexed by the LINK_ constants. */
   readonly counts: Uint32Array;
-  /** The return code of the last refused CONNACK (0: none yet). */
-  refusedCode = 0;
   private readonly o: LinkOptions;
   private readonly clock: Clock;
   private readonly parser: MqttParser;
@@ -157,10 +155,6 @@ export class Link {
   private readonly onTimer: () => void;
   /** CONNECT with cleanSession 0 and the will (QoS 1, retained): the same for every connection. */
   private readonly connectFrame: Uint8Array;
-  private readonly keepAliveMs: number;
-  /** maxInFlight (default maxQueue). */
-  private readonly win: number;
-  private readonly connectTimeoutMs: number;
   /** The QoS 1 queue, oldest first; an acknowledged message leaves at once (a PUBACK out of order closes the gap). */
   private readonly q: Entry[];
   /** IDLE, WAIT, OPENING, CONNECTING or UP. */
@@ -173,16 +167,19 @@ export class Link {
   declare private sock: Socket | null;
   /** Attempts since the last session that lasted backoffMaxMs (the back-off exponent). */
   declare private tries: number;
-  /** WAIT: when to connect again. */
+  /** WAIT: when to connect again; OPENING, CONNECTING: when to give up. */
   declare private dueMs: number;
-  declare private attemptMs: number;
   declare private upSinceMs: number;
   declare private lastInMs: number;
   declare private lastOutMs: number;
   /** A PINGREQ went out and nothing came back yet. */
   declare private pinging: boolean;
   declare private timer: number;
-  /** Packet ids awaiting their answer on this connection (0 or unset: none): the online PUBLISH, the SUBSCRIBE. */
+  /**
+   * Packet ids taken on this connection (0 or unset: none): the online
+   * PUBLISH, the SUBSCRIBE until its SUBACK. Set at every CONNACK; until
+   * then the last connection's stay taken, which costs nothing.
+   */
   declare private onlineId: number;
   declare private subId: number;
 
@@ -191,15 +188,14 @@ export class Link {
     this.clock = o.clock;
     this.counts = new Uint32Array(LINK_PUB_REFUSED + 1);
     this.parser = new MqttParser(o.maxFrameBytes);
-    this.keepAliveMs = o.keepAliveS * 1000;
-    this.win = o.maxInFlight || o.maxQueue;
-    this.connectTimeoutMs = o.connectTimeoutMs || LINK_CONNECT_TIMEOUT_MS;
     this.q = [];
     this.connectFrame = encodeConnect(o.clientId, o.keepAliveS, o.will.topic, o.will.payload);
     // Whatever goes out after every CONNACK must encode, or the session could
     // never work. (The encoders check the ids, topics and keep-alive range.)
+    // The numbers are the caller's to keep in their ranges (LinkOptions):
+    // firmware/agent.ts passes constants, and a keep-alive that
+    // validateConfig holds to 10..3600 s.
     if (
-      !(o.keepAliveS >= 1 && o.maxQueue >= 1 && o.maxQueue <= 1000 && this.win <= o.maxQueue && o.backoffMinMs > 0 && o.backoffMaxMs >= o.backoffMinMs && o.retryMs >= 0) ||
       !this.connectFrame.length ||
       !encodePublish(o.online.topic, o.online.payload, 1, 1, false, true).length ||
       !encodeSubscribe(1, o.subscriptions, 1).length
@@ -231,26 +227,31 @@ export class Link {
   close(): void {
     const said = this.st >= CONNECTING;
     if (!this.st) return;
+    // IDLE first: a DISCONNECT that cannot be written drops the connection
+    // without a callback (the session is no longer UP) and the timer the
+    // drop sets is cleared just below.
+    this.st = IDLE;
+    if (said) this.send(encodeDisconnect());
     this.st = IDLE;
     if (this.timerDueMs >= 0) this.clock.clearTimeout(this.timer);
     this.timerDueMs = -1;
-    this.release(said);
+    this.release();
   }
 
   /**
    * QoS 1: queues the message (while down too) and returns its packet id, or
    * 0 when the queue is full or the topic or payload cannot be encoded.
    * QoS 0: writes it now when the session is up (returns 1), else drops it
-   * (returns 0). The payload is copied.
+   * (returns 0). The payload is copied. Never retained (only the status is).
    */
-  publish(topic: string, payload: Uint8Array, qos: 0 | 1, retain?: boolean): number {
+  publish(topic: string, payload: Uint8Array, qos: 0 | 1): number {
     // Packet id 0 (a full queue) makes a QoS 1 frame empty; QoS 0 ignores it.
     const id = !qos ? 1 : this.q.length < this.o.maxQueue ? this.allocId() : 0;
-    const f = encodePublish(topic, payload, qos, id, false, !!retain);
+    const f = encodePublish(topic, payload, qos, id, false, false);
     if (f.length) {
       if (qos) {
         this.q.push([f, id, -1]);
-        this.pump();
+        this.tick();
         return id;
       }
       if (this.st === UP && this.send(f)) return 1;
@@ -269,38 +270,31 @@ export class Link {
     return this.q.length;
   }
 
-  /** Frames the parser refused, by reason (index MQTT_E_*), across connections. */
-  refusedFrames(): Uint16Array {
-    return this.parser.refused;
-  }
-
   // --- connection ----------------------------------------------------------
 
   private open(): void {
-    let s: Socket | null;
+    let s: Socket | null = null;
     this.st = OPENING;
-    this.attemptMs = this.clock.nowMs();
+    this.dueMs = this.clock.nowMs() + (this.o.connectTimeoutMs || LINK_CONNECT_TIMEOUT_MS);
     this.counts[LINK_ATTEMPTS]++;
     try {
       s = this.o.connect(this.sockOpts);
     } catch {
-      s = null;
-    }
-    // A connect that failed at once, or whose socket closed before connect()
-    // returned (closed() has moved on to WAIT then).
-    if (!s || this.st !== OPENING) {
-      if (s) this.closeSocket(s);
-      if (this.st === OPENING) this.drop();
-      return;
+      // as a socket that closed at once
     }
     this.sock = s;
-    this.tick();
+    // A socket that closed before connect() returned (closed() has moved on
+    // to WAIT then) is closed and forgotten; a connect that failed at once
+    // is a drop.
+    if (this.st !== OPENING) this.release();
+    else if (s) this.tick();
+    else this.drop();
   }
 
   private connected(): void {
     if (this.st !== OPENING) return;
+    // lastInMs and pinging matter once UP: the CONNACK's read sets them.
     this.st = CONNECTING;
-    this.lastInMs = this.clock.nowMs();
     this.send(this.connectFrame);
   }
 
@@ -315,19 +309,18 @@ export class Link {
     for (let p = parser.next(); p && s === this.sock; p = parser.next()) {
       if (p.t === MQTT_CONNACK && this.st === CONNECTING) {
         if (p.rc) {
-          this.refusedCode = p.rc;
           this.drop(LINK_REFUSED);
           continue;
         }
         // CONNACK accepted: online, subscriptions, then the QoS 1 queue in order.
         this.st = UP;
-        this.upSinceMs = this.clock.nowMs();
+        this.upSinceMs = this.lastInMs;
         this.counts[LINK_CONNECTS]++;
         this.onlineId = this.allocId();
         this.send(encodePublish(o.online.topic, o.online.payload, 1, this.onlineId, false, true));
         this.subId = this.allocId();
         this.send(encodeSubscribe(this.subId, o.subscriptions, 1));
-        this.pump();
+        this.tick();
         if (s === this.sock) this.safely(o.onState, true);
       }
       // Nothing but one CONNACK may come first [MQTT-3.2.0-1], and nothing else before it.
@@ -366,7 +359,7 @@ export class Link {
     if (reason) this.counts[reason]++;
     // WAIT first: a socket that reported its close from inside close() finds nothing to drop.
     this.st = WAIT;
-    this.release(false);
+    this.release();
     if (wasUp) {
       this.counts[LINK_DROPS]++;
       if (now - this.upSinceMs >= o.backoffMaxMs) this.tries = 0;
@@ -378,40 +371,24 @@ export class Link {
   }
 
   /**
-   * Ends the connection (after DISCONNECT when asked) and what belongs to
-   * it. Frames written on it get their DUP bit for the next write. (A HAL
-   * that queues the caller's bytes without copying could still send a
-   * pending first copy with DUP set: harmless, DUP is only a hint to the
-   * receiver [3.3.1.1], which handles a QoS 1 PUBLISH the same either way.)
+   * Ends the connection and what belongs to it. Frames written on it get
+   * their DUP bit for the next write. (A HAL that queues the caller's bytes
+   * without copying could still send a pending first copy with DUP set:
+   * harmless, DUP is only a hint to the receiver [3.3.1.1], which handles a
+   * QoS 1 PUBLISH the same either way.)
    */
-  private release(disconnect: boolean): void {
+  private release(): void {
     const s = this.sock, q = this.q;
     this.sock = null;
-    if (s) {
-      if (disconnect) {
-        try {
-          s.write(encodeDisconnect());
-          this.counts[LINK_BYTES_OUT] += 2;
-        } catch {
-          // closing anyway
-        }
-      }
-      this.closeSocket(s);
+    try {
+      if (s) s.close();
+    } catch {
+      // already gone
     }
     this.parser.reset();
-    this.onlineId = this.subId = 0;
-    this.pinging = false;
     for (let k = 0; k < q.length; k++) {
       if (q[k][2] >= 0) q[k][0][0] |= 8;
       q[k][2] = -1;
-    }
-  }
-
-  private closeSocket(s: Socket): void {
-    try {
-      s.close();
-    } catch {
-      // already gone
     }
   }
 
@@ -444,31 +421,18 @@ export class Link {
 
   // --- QoS 1 queue ---------------------------------------------------------
 
-  /** Writes frames not yet on this connection, in queue order, within the window; then sets the timer (for their retry). */
-  private pump(): void {
-    const q = this.q;
-    for (let k = 0; k < q.length && k < this.win && this.st === UP; k++) {
-      if (q[k][2] >= 0) continue;
-      if (q[k][0][0] & 8) this.counts[LINK_RETRANSMITS]++;
-      q[k][2] = this.clock.nowMs();
-      this.send(q[k][0]);
-    }
-    this.tick();
-  }
-
   private acked(id: number): void {
-    const q = this.q, s = this.sock;
+    const q = this.q;
     let k = 0;
-    if (id === this.onlineId) {
-      this.onlineId = 0;
-      return;
-    }
-    // Only for a frame written on this connection (the queue's first ones); any other id is stale.
+    // Only for a frame written on this connection (the queue's first ones);
+    // any other id is stale, or the online PUBLISH's (whose id stays taken
+    // until the connection ends: one id of 65,535).
     while (k < q.length && q[k][2] >= 0 && q[k][1] !== id) k++;
     if (k === q.length || q[k][2] < 0) return;
     q.splice(k, 1);
     this.safely(this.o.onAcked, id);
-    if (s === this.sock) this.pump();
+    // Whatever the handler did (close() included), tick() acts on the state it left.
+    this.tick();
   }
 
   /** The next packet id, 1..65535 wrapping, skipping ids still awaiting an answer [MQTT-2.3.1-2]. */
@@ -494,11 +458,13 @@ export class Link {
    *
    * Keep-alive [3.1.2.10]: PINGREQ when nothing was written for keepAliveS,
    * or nothing heard (so a router that only publishes QoS 0 still hears the
-   * broker); a broker silent for 1.5 keep-alives is gone. Then the retries.
+   * broker); a broker silent for 1.5 keep-alives is gone. Then the QoS 1
+   * queue, fired or not: frames not yet on this connection go out, in queue
+   * order, within the window; those unacknowledged for retryMs go again.
    */
   private tick(fire?: boolean): void {
-    const now = this.clock.nowMs(), s = this.st, ka = this.keepAliveMs, retryMs = this.o.retryMs, q = this.q;
-    let due = s === WAIT ? this.dueMs : this.attemptMs + this.connectTimeoutMs;
+    const now = this.clock.nowMs(), s = this.st, ka = this.o.keepAliveS * 1000, retryMs = this.o.retryMs, q = this.q;
+    let due = this.dueMs;
     if (fire) this.timerDueMs = -1;
     if (!s) return;
     if (s < UP) {
@@ -508,22 +474,26 @@ export class Link {
         return;
       }
     } else {
-      if (fire && now - this.lastInMs >= ka * 1.5) return this.drop(LINK_TIMEOUTS);
-      if (fire && (now - this.lastOutMs >= ka || (!this.pinging && now - this.lastInMs >= ka))) {
-        this.pinging = true;
-        if (!this.send(encodePingreq())) return;
+      if (fire) {
+        if (now - this.lastInMs >= ka * 1.5) return this.drop(LINK_TIMEOUTS);
+        if (now - this.lastOutMs >= ka || (!this.pinging && now - this.lastInMs >= ka)) {
+          this.pinging = true;
+          if (!this.send(encodePingreq())) return;
+        }
       }
       // Pinging: only silence is left to wait for on the read side.
       due = Math.min(this.lastInMs + (this.pinging ? ka * 1.5 : ka), this.lastOutMs + ka);
       // The frames written on this connection are the queue's first ones.
-      for (let k = 0; retryMs && k < q.length && q[k][2] >= 0; k++) {
-        if (fire && now - q[k][2] >= retryMs) {
-          q[k][0][0] |= 8;
-          q[k][2] = now;
-          this.counts[LINK_RETRANSMITS]++;
-          if (!this.send(q[k][0])) return;
+      for (let k = 0; k < q.length && k < (this.o.maxInFlight || this.o.maxQueue); k++) {
+        const e = q[k];
+        if (e[2] < 0 || (fire && retryMs && now - e[2] >= retryMs)) {
+          // DUP: written before, on this connection or an earlier one (release()).
+          if (e[2] >= 0) e[0][0] |= 8;
+          if (e[0][0] & 8) this.counts[LINK_RETRANSMITS]++;
+          e[2] = now;
+          if (!this.send(e[0])) return;
         }
-        due = Math.min(due, q[k][2] + retryMs);
+        if (retryMs) due = Math.min(due, e[2] + retryMs);
       }
     }
     if (this.timerDueMs >= 0 && this.timerDueMs <= due) return;

@@ -22,6 +22,8 @@ import type { Clock, EdgeInput, EdgeInputOptions, Level } from "../hal/types";
 import type { RecordStore } from "../hal/records";
 
 export interface MeterInput {
+  /** Shown by R.status(). */
+  name: string;
   /** The S0 input pin. */
   pin: string;
   /** Impulses per kWh, printed on the meter (e.g. 1000 or 800 imp/kWh). */
@@ -32,6 +34,19 @@ export interface MeterInput {
   debounceMs: number;
 }
 
+
+/** An input's figures, as R.status() shows them. */
+export interface MeterReading {
+  name: string;
+  /** Pulses counted (a 32-bit counter; energy is in wh). */
+  pulses: number;
+  /** Energy counted since the record began, in whole Wh. */
+  wh: number;
+  /** Pulses shorter than minWidthMs, since boot. */
+  noise: number;
+  /** Live power, whole W (see readings()). */
+  powerW: number;
+}
 
 export interface PulseMeterOptions {
   clock: Clock;
@@ -76,11 +91,10 @@ const MS_W_PER_KWH = 3600000000;
  * pulsesPerKwh, minWidthMs, debounceMs and meterSaveWh in range).
  */
 export class PulseMeter {
-  /** Saves that failed since boot (the records' code is in lastSaveError). */
-  saveErrors = 0;
   /** The code of the latest save when it failed (such as REC_FULL), 0 when it succeeded. */
   lastSaveError = 0;
   private readonly clk: Clock;
+  private readonly names: string[];
   private readonly records: RecordStore;
   private readonly thresholdWh: number;
   private readonly ppk: Uint32Array;
@@ -89,8 +103,6 @@ export class PulseMeter {
   /** The record (layout above), counted in; its bytes are what a save writes. */
   private readonly rec: Uint32Array;
   private readonly bytes: Uint8Array;
-  /** The record at the last successful save. */
-  private readonly saved: Uint32Array;
   /** The record at the last save attempt, failed ones included (the next is a threshold later). */
   private readonly tried: Uint32Array;
   /** Rising edge of the pulse under way on each input (-1: the input is low, or its rise unknown). */
@@ -103,6 +115,7 @@ export class PulseMeter {
     const n = inputs.length;
     const words = 3 + 3 * n;
     this.clk = options.clock;
+    this.names = inputs.map((m) => m.name);
     this.records = options.records;
     this.thresholdWh = options.saveThresholdWh;
     this.ppk = new Uint32Array(n);
@@ -110,30 +123,26 @@ export class PulseMeter {
     this.noiseCount = new Uint32Array(n);
     const rec = (this.rec = new Uint32Array(words));
     const bytes = (this.bytes = new Uint8Array(rec.buffer));
-    this.saved = new Uint32Array(words);
     this.tried = new Uint32Array(words);
     this.riseMs = new Float64Array(n).fill(-1);
     this.pulseMs = new Float64Array(2 * n).fill(-1);
-    for (let i = 0; i < n; i++) {
-      this.ppk[i] = inputs[i].pulsesPerKwh;
-      this.minMs[i] = inputs[i].minWidthMs;
-    }
     // Restore: the boot count from any record, the totals from one that fits.
     const r = this.records.load();
     if (r && r.length >= 12) {
       bytes.set(r.subarray(0, 12));
       const stored = rec[1];
-      if (rec[0] === METER_RECORD_VERSION && r.length >= 12 + 12 * stored) {
-        const k = stored < n ? stored : n;
-        bytes.set(r.subarray(12, 12 + 12 * k), 12);
-        for (let i = 0; i < k; i++) this.carry(i);
-      }
+      if (rec[0] === METER_RECORD_VERSION && r.length >= 12 + 12 * stored) bytes.set(r.subarray(12, 12 + 12 * (stored < n ? stored : n)), 12);
+    }
+    for (let i = 0; i < n; i++) {
+      this.ppk[i] = inputs[i].pulsesPerKwh;
+      this.minMs[i] = inputs[i].minWidthMs;
+      // (Nothing to carry on an input that was not restored.)
+      this.carry(i);
     }
     rec[0] = METER_RECORD_VERSION;
     rec[1] = n;
-    this.saved.set(rec);
     rec[2]++;
-    this.save();
+    this.flush();
     const now = this.clk.nowMs();
     for (let i = 0; i < n; i++) {
       // A pulse already under way at boot is at least this wide from now on.
@@ -146,42 +155,28 @@ export class PulseMeter {
     return this.rec[2];
   }
 
-  /** Pulses counted on input i (a 32-bit counter; energy is in wh()). */
-  pulses(i: number): number {
-    return this.rec[3 + 3 * i];
-  }
-
   /** Energy counted on input i since the record began, in whole Wh. */
   wh(i: number): number {
     return this.rec[4 + 3 * i];
   }
 
-  /** Pulses on input i shorter than its minWidthMs, since boot. */
-  noise(i: number): number {
-    return this.noiseCount[i];
-  }
-
-  /** Wh on input i that a power cut now would lose. */
-  unsavedWh(i: number): number {
-    return this.rec[4 + 3 * i] - this.saved[4 + 3 * i];
-  }
-
   /**
-   * Live power on input i, in whole W, from the interval between the rising
-   * edges of its last two pulses; when the next pulse is later than that
-   * interval, the time since the last pulse bounds it, so the figure falls
-   * towards 0 when the load stops. 0 before two pulses were seen.
+   * Every input's figures, in config order, for R.status(). Live power
+   * comes from the interval between the rising edges of the input's last
+   * two pulses; when the next pulse is later than that interval, the time
+   * since the last pulse bounds it, so the figure falls towards 0 when the
+   * load stops. 0 before two pulses were seen.
    */
-  powerW(i: number): number {
-    const last = this.pulseMs[2 * i];
-    const prev = this.pulseMs[2 * i + 1];
-    const dtMs = Math.max(last - prev, this.clk.nowMs() - last);
-    return prev < 0 || !(dtMs > 0) ? 0 : Math.round(MS_W_PER_KWH / (this.ppk[i] * dtMs));
-  }
-
-  /** Saves the totals now (before a controlled restart). Returns 0, or the records' error code. */
-  flush(): number {
-    return this.save();
+  readings(): MeterReading[] {
+    const rec = this.rec;
+    const ms = this.pulseMs;
+    const now = this.clk.nowMs();
+    return this.names.map((n, i) => {
+      const last = ms[2 * i];
+      const prev = ms[2 * i + 1];
+      const dtMs = Math.max(last - prev, now - last);
+      return { name: n, pulses: rec[3 + 3 * i], wh: rec[4 + 3 * i], noise: this.noiseCount[i], powerW: prev < 0 || !(dtMs > 0) ? 0 : Math.round(MS_W_PER_KWH / (this.ppk[i] * dtMs)) };
+    });
   }
 
   /**
@@ -192,16 +187,17 @@ export class PulseMeter {
   adopt(bootCount: number, totalsWh: number[]): number {
     const rec = this.rec;
     if (bootCount >= rec[2]) rec[2] = bootCount + 1;
-    for (let i = 0; i < this.ppk.length && i < totalsWh.length; i++) if (totalsWh[i] > rec[4 + 3 * i]) rec[4 + 3 * i] = totalsWh[i];
-    return this.save();
+    // (Past the end of totalsWh, undefined > n is false.)
+    for (let i = 0; i < this.ppk.length; i++) if (totalsWh[i] > rec[4 + 3 * i]) rec[4 + 3 * i] = totalsWh[i];
+    return this.flush();
   }
 
   /** One handler per input, made once (not per edge). */
   private edgeHandler(i: number): (level: Level, timeMs: number) => void {
-    return (level, timeMs) => this.edge(i, level, timeMs);
+    return (level, timeMs) => this.pulseEdge(i, level, timeMs);
   }
 
-  private edge(i: number, level: Level, timeMs: number): void {
+  private pulseEdge(i: number, level: Level, timeMs: number): void {
     const rise = this.riseMs[i];
     this.riseMs[i] = level ? timeMs : -1;
     if (level || rise < 0) return;
@@ -218,7 +214,7 @@ export class PulseMeter {
     this.pulseMs[2 * i] = rise;
     // Save before the next pulse could take the unsaved energy past the
     // threshold: one pulse adds at most ceil(1000 / ppk) Wh.
-    if (rec[at + 1] - this.tried[at + 1] + Math.ceil(1000 / this.ppk[i]) > this.thresholdWh) this.save();
+    if (rec[at + 1] - this.tried[at + 1] + Math.ceil(1000 / this.ppk[i]) > this.thresholdWh) this.flush();
   }
 
   /** Carries the whole Wh out of input i's remainder. */
@@ -230,13 +226,13 @@ export class PulseMeter {
     rec[at + 1] %= ppk;
   }
 
-  /** Writes the record; on failure counting goes on and the next threshold retries. */
-  private save(): number {
+  /**
+   * Saves the totals now (at every threshold, and before a controlled
+   * restart). Returns 0, or the records' error code; on failure counting
+   * goes on and the next threshold retries.
+   */
+  flush(): number {
     this.tried.set(this.rec);
-    const code = this.records.save(this.bytes);
-    this.lastSaveError = code;
-    if (code) this.saveErrors++;
-    else this.saved.set(this.rec);
-    return code;
+    return (this.lastSaveError = this.records.save(this.bytes));
   }
 }

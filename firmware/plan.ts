@@ -6,19 +6,19 @@
 // slots is 2,304 bytes.
 
 export const MAX_PER_SLOT = 255;
+/** Slots in a plan (design section 1: H = 144, 24 h of 10-minute slots). */
+export const HORIZON = 144;
 
 export class Plan {
-  readonly horizon: number;
-  /** counts[c * horizon + slot % horizon], for c = client id - 1. */
+  /** counts[c * HORIZON + slot % HORIZON], for c = client id - 1. */
   readonly counts: Uint8Array;
   /** Per client: the slots [from, to) the ring holds (to: 0 when none), and the lease end (nothing runs at or after it). */
   readonly from: Float64Array;
   readonly to: Float64Array;
   readonly lease: Float64Array;
 
-  constructor(clients: number, horizon: number) {
-    this.horizon = horizon;
-    this.counts = new Uint8Array(clients * horizon);
+  constructor(clients: number) {
+    this.counts = new Uint8Array(clients * HORIZON);
     this.from = new Float64Array(clients);
     this.to = new Float64Array(clients);
     this.lease = new Float64Array(clients);
@@ -31,7 +31,7 @@ export class Plan {
    */
   at(c: number, s: number): number {
     const i = c - 1;
-    return s >= this.from[i] && s < this.to[i] && s < this.lease[i] ? this.counts[i * this.horizon + (s % this.horizon)] : 0;
+    return s >= this.from[i] && s < this.to[i] && s < this.lease[i] ? this.counts[i * HORIZON + (s % HORIZON)] : 0;
   }
 
   /**
@@ -41,7 +41,7 @@ export class Plan {
    */
   set(c: number, first: number, counts: ArrayLike<number>, leaseEnd: number): void {
     const i = c - 1;
-    const h = this.horizon;
+    const h = HORIZON;
     const end = first + counts.length;
     const from = Math.max(end - h, this.to[i] ? Math.min(this.from[i], first) : first);
     // A gap between the old plan and the new one reads 0.
@@ -55,7 +55,7 @@ export class Plan {
   slice(c: number): Uint8Array {
     const i = c - 1;
     const out = new Uint8Array(this.to[i] - this.from[i]);
-    for (let k = 0; k < out.length; k++) out[k] = this.counts[i * this.horizon + ((this.from[i] + k) % this.horizon)];
+    for (let k = 0; k < out.length; k++) out[k] = this.counts[i * HORIZON + ((this.from[i] + k) % HORIZON)];
     return out;
   }
 }

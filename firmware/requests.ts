@@ -90,27 +90,26 @@ export class RequestTable {
     return this.get(i, F_CLIENT) === c && ((mask >> this.get(i, F_STATE)) & 1) > 0;
   }
 
-  /** The row holding request id, or -1. */
+  /** The row holding request id, or -1; id 0: a free row (free() zeroes a row, and ids start at 1). */
   find(id: number): number {
-    for (let i = 0; i < MAX_REQUESTS; i++) if (this.get(i, F_STATE) !== RQ_FREE && this.get(i, F_ID) === id) return i;
+    for (let i = 0; i < MAX_REQUESTS; i++) if (this.get(i, F_ID) === id) return i;
     return -1;
   }
 
-  /** Rows in use. */
+  /** Rows in use (a free row's id is 0). */
   count(): number {
     let n = 0;
-    for (let i = 0; i < MAX_REQUESTS; i++) if (this.get(i, F_STATE) !== RQ_FREE) n++;
+    for (let i = 0; i < MAX_REQUESTS; i++) if (this.get(i, F_ID)) n++;
     return n;
   }
 
   /** The next free request id (1-65535, wrapping, never one in use). */
   nextId(): number {
     let id = this.lastId;
-    for (let k = 0; k < 65535; k++) {
-      id = id >= 65535 ? 1 : id + 1;
-      if (this.find(id) < 0) return id;
-    }
-    return 0;
+    // At most MAX_REQUESTS ids are in use: one of the next MAX_REQUESTS + 1 is free.
+    do id = id >= 65535 ? 1 : id + 1;
+    while (this.find(id) >= 0);
+    return id;
   }
 
   /**
@@ -118,12 +117,10 @@ export class RequestTable {
    * ... (at least F_ID to F_STATE). Its row, or -1 when the table is full.
    */
   add(v: CborValue[], k: number, profile: Uint8Array | undefined): number {
-    let i = 0;
-    while (i < MAX_REQUESTS && this.get(i, F_STATE) !== RQ_FREE) i++;
-    if (i === MAX_REQUESTS) return -1;
-    this.rows.fill(0, i * FIELDS, i * FIELDS + FIELDS);
+    const i = this.find(0);
+    if (i < 0) return -1;
+    // free() zeroed the row and deleted its profile.
     this.load(i, F_ID, v, k);
-    // free() deleted the row's profile.
     if (profile) this.profiles[i] = profile;
     const id = v[k] as number;
     if (id > this.lastId || this.lastId - id > 32768) this.lastId = id;
@@ -142,17 +139,13 @@ export class RequestTable {
   }
 
   free(i: number): void {
-    this.set(i, F_STATE, RQ_FREE);
+    this.rows.fill(0, i * FIELDS, i * FIELDS + FIELDS);
     delete this.profiles[i];
   }
 
-  /** Packets still owed to a request (profile: the rest of its profile). */
+  /** Packets still owed to an energy request (a profile's are the rest of its profile, a thermal band's never end). */
   remaining(i: number): number {
-    const p = this.profiles[i];
-    let n = 0;
-    if (!p) return Math.max(0, this.get(i, F_PACKETS) - this.get(i, F_DONE));
-    for (let k = this.get(i, F_DONE); k < p.length; k++) n += p[k];
-    return n;
+    return Math.max(0, this.get(i, F_PACKETS) - this.get(i, F_DONE));
   }
 
   /**
@@ -162,16 +155,14 @@ export class RequestTable {
    */
   item(i: number, now: number): CborValue[] {
     const kind = this.get(i, F_KIND);
+    // Only a profile request has a profile (RequestTable.add's callers).
     const p = this.profiles[i];
-    const head: CborValue[] = [this.get(i, F_ID), this.get(i, F_CLIENT), kind, Math.max(0, this.get(i, F_EARLIEST) - now), this.get(i, F_END) - now];
-    if (p) {
-      const rest: CborValue[] = [];
-      for (let k = this.get(i, F_DONE); k < p.length; k++) rest.push(p[k]);
-      head.push(rest);
-    } else head.push(kind === KIND_ENERGY ? this.remaining(i) : this.get(i, F_PACKETS));
-    if (kind === KIND_THERMAL) head.push(this.get(i, F_WINDOW));
-    if (kind !== KIND_PROFILE) head.push(this.get(i, F_PER_SLOT));
-    return head;
+    const rest: CborValue[] = [];
+    for (let k = this.get(i, F_DONE); p && k < p.length; k++) rest.push(p[k]);
+    const v: CborValue[] = [this.get(i, F_ID), this.get(i, F_CLIENT), kind, Math.max(0, this.get(i, F_EARLIEST) - now), this.get(i, F_END) - now, p ? rest : kind === KIND_ENERGY ? this.remaining(i) : this.get(i, F_PACKETS)];
+    if (kind === KIND_THERMAL) v.push(this.get(i, F_WINDOW));
+    if (!p) v.push(this.get(i, F_PER_SLOT));
+    return v;
   }
 
   /**
@@ -181,18 +172,10 @@ export class RequestTable {
    */
   addItem(f: CborValue[], now: number, state: number): number {
     const kind = f[2] as number;
-    const v: CborValue[] = [f[0], f[1], kind, now + (f[3] as number), now + (f[4] as number), 0, kind === KIND_THERMAL ? f[6] : 0, 0, state];
-    let profile: Uint8Array | undefined;
-    if (kind === KIND_PROFILE) {
-      const p = f[5] as number[];
-      let sum = 0;
-      profile = new Uint8Array(p.length);
-      for (let k = 0; k < p.length; k++) sum += profile[k] = p[k];
-      v[F_PACKETS] = sum;
-    } else {
-      v[F_PACKETS] = f[5];
-      v[F_PER_SLOT] = f[f.length - 1];
-    }
-    return this.add(v, 0, profile);
+    // A copy of the profile's counts (at most 255 each, validateBody).
+    const p = kind === KIND_PROFILE ? new Uint8Array(f[5] as number[]) : undefined;
+    let sum = 0;
+    for (let k = 0; p && k < p.length; k++) sum += p[k];
+    return this.add([f[0], f[1], kind, now + (f[3] as number), now + (f[4] as number), p ? sum : f[5], kind === KIND_THERMAL ? f[6] : 0, p ? 0 : f[f.length - 1], state], 0, p);
   }
 }

@@ -7,6 +7,7 @@ import type { Hal } from "../hal/types";
 import { Relays } from "../hal/relays";
 import { Records } from "../hal/records";
 import { PulseMeter } from "./meter";
+import type { MeterReading } from "./meter";
 import { validateConfig } from "./config";
 import type { RouterConfig } from "./config";
 import { Agent, COMPACT_FLAG, JOURNAL_FILE_BYTES, JOURNAL_NAME, OP_COMPACT } from "./agent";
@@ -20,10 +21,10 @@ import { RQ_STATE_NAMES, F_CLIENT, F_DONE, F_EARLIEST, F_END, F_ID, F_STATE, MAX
 export const CONFIG_FILE = "sden.cfg";
 /** The crash-safe record log holding the meter totals. */
 export const METER_RECORDS = "sden.mtr";
-const METER_RECORD_BYTES = 4096;
+export const METER_RECORD_BYTES = 4096;
 /** The crash-safe record log holding the envelope's seq bounds. */
 export const SEQ_RECORDS = "sden.seq";
-const SEQ_RECORD_BYTES = 1024;
+export const SEQ_RECORD_BYTES = 1024;
 /** Seqs reserved per flash write (firmware/seq.ts). */
 const SEQ_STEP = 64;
 /** The Storage file holding the router's key (16-64 raw bytes), written by the flasher. */
@@ -57,7 +58,7 @@ export interface RouterStatus {
   loadW: number;
   fuseLimitW: number;
   /** Per pulse input, in config order. */
-  meters: { name: string; pulses: number; wh: number; noise: number; powerW: number }[];
+  meters: MeterReading[];
   boot: number;
   mem: { free: number; used: number; total: number };
   /** The server link: "none", "offline", "waiting for time", "restoring", "online". */
@@ -123,7 +124,7 @@ function recoverCutCompaction(hal: Hal, journal: Journal): boolean {
   kept.forEach((b, i) => {
     if (b) flash.write(names[i], b);
   });
-  hal.console.print("power went during a flash compaction: store erased; restoring from the server");
+  hal.console.print("flash compaction was cut: store erased, restoring from the server");
   return true;
 }
 
@@ -148,15 +149,11 @@ function holdRelaysOff(hal: Hal, config: unknown): void {
 export class Router {
   readonly hal: Hal;
   readonly version: string;
-  readonly errors: string[];
-  /**
-   * What the status shows of the configuration, once it runs (both undefined
-   * on a configuration error). The records themselves are not kept: the
-   * relays, the meter and the agent hold what they need in typed arrays,
-   * and parsed JSON costs about 10 JsVars a record.
-   */
-  private readonly fuseLimitW: number | undefined;
-  private readonly meterNames: string[] | undefined;
+  /** What is wrong with the configuration (none when it runs). */
+  readonly problems: string[];
+  // The configuration's records are not kept: the relays, the meter and
+  // the agent hold what they need in typed arrays, and parsed JSON costs
+  // about 10 JsVars a record.
   readonly relays: Relays | undefined;
   /** Set only when the configuration runs. */
   readonly meter: PulseMeter | undefined;
@@ -184,7 +181,7 @@ export class Router {
         errors = [CONFIG_FILE + ": not valid JSON (" + e + ")"];
       }
     } else if (typeof config === "string") config = parseDefaults(config) as RouterConfig;
-    errors = this.errors = errors || validateConfig(config);
+    errors = this.problems = errors || validateConfig(config);
     // A refused configuration still runs the watchdog, at 30 s. The HAL's
     // functions use no `this` (Espruino's built-ins on the board): they are
     // passed as they are, no closure made here to keep this scope alive.
@@ -202,7 +199,7 @@ export class Router {
           clock: hal.clock,
           open: hal.digitalOut,
           channels: config.relays,
-          fuseLimitW: config.fuseLimitW,
+          fuseW: config.fuseLimitW,
         });
         this.meter = new PulseMeter({
           clock: hal.clock,
@@ -215,25 +212,27 @@ export class Router {
         // A pin the board does not have, a flash that cannot be read: the
         // configuration does not fit this board.
         // On 2v29 a TypeError is not `instanceof Error`: read the message directly.
-        errors.push("board: " + ((e && (e as Error).message) || e) + "; check the pins in the configuration against the board");
+        errors.push("board: " + ((e && (e as Error).message) || e) + " (check the configuration's pins)");
       }
     }
     if (errors.length) {
       holdRelaysOff(hal, config);
-      out.print(name + ": configuration refused (" + source + "), all relays held off:");
-      for (const e of errors) out.print("  " + e);
+      out.print(name + ": configuration refused (" + source + "), all relays held off:\n  " + errors.join("\n  "));
       return;
     }
-    this.fuseLimitW = config.fuseLimitW;
-    this.meterNames = config.meters.map((m) => m.name);
     this.startMaintenance();
-    // The configuration in effect.
-    const c = config;
-    out.print(name + " on " + c.board + ", router " + c.gridId + "/" + c.routerId + " (config from " + source + ")");
-    out.print("fuse " + c.fuseLimitW + " W, packet " + c.packetWh + " Wh, slot " + c.slotMin + " min, heartbeat " + c.heartbeatS + " s, watchdog " + c.watchdogS + " s");
-    // One line per record, as in the configuration file, so a technician can hold one against the other.
-    const lists: [string, object[] | undefined][] = [["relay", c.relays], ["meter", c.meters], ["client", c.clients]];
-    for (const l of lists) for (let i = 0; l[1] && i < l[1].length; i++) out.print(l[0] + " " + i + " " + JSON.stringify(l[1][i]));
+    // The configuration in effect, as its file holds it, so a technician
+    // can hold one against the other: the values on the first line, then
+    // a line per record of each list.
+    const c = config as unknown as { [k: string]: unknown };
+    const values: { [k: string]: unknown } = {};
+    let k: string;
+    for (k in c) if (!(c[k] instanceof Array)) values[k] = c[k];
+    out.print(name + " (config from " + source + ") " + JSON.stringify(values));
+    for (k in c) {
+      const l = c[k];
+      if (l instanceof Array) for (let i = 0; i < l.length; i++) out.print(k + " " + i + " " + JSON.stringify(l[i]));
+    }
     out.print("boot " + (this.meter as PulseMeter).bootCount + "; type R.status() for the state");
     this.agent = this.startAgent(config);
   }
@@ -267,7 +266,7 @@ export class Router {
 
   /** R.request(): a request in the household's units (firmware/agent.ts converts it). */
   request(spec: RequestSpec): RequestAnswer {
-    return this.agent ? this.agent.request(spec) : { ok: false, id: 0, error: "the router has no server link", code: 0 };
+    return this.agent ? this.agent.request(spec) : { ok: false, id: 0, error: "no server link", code: 0 };
   }
 
   /** R.requests(): the open requests and their states. */
@@ -286,17 +285,16 @@ export class Router {
     const hal = this.hal;
     const relays = this.relays as Relays;
     const meter = this.meter;
-    const names = this.meterNames;
     // The link's figures, when there is an agent, over their values without one.
     const s: RouterStatus = Object.assign(
       {
         fw: this.version,
         uptimeS: Math.floor(hal.clock.nowMs() / 1000),
         state: meter ? "running" : "config-error",
-        errors: this.errors,
+        errors: this.problems,
         relays: [] as number[],
         loadW: 0,
-        fuseLimitW: this.fuseLimitW || 0,
+        fuseLimitW: 0,
         meters: [] as RouterStatus["meters"],
         boot: 0,
         mem: hal.system.memory(),
@@ -309,13 +307,14 @@ export class Router {
       },
       this.agent && this.agent.summary(),
     );
-    if (meter && names) {
+    // The meter is there only when the configuration runs (relays and names too).
+    if (meter) {
       s.boot = meter.bootCount;
-      s.loadW = relays.loadW();
-      for (let i = 0; i < relays.count(); i++) s.relays.push(relays.isOn(i) ? 1 : 0);
-      for (let i = 0; i < names.length; i++) {
-        s.meters.push({ name: names[i], pulses: meter.pulses(i), wh: meter.wh(i), noise: meter.noise(i), powerW: meter.powerW(i) });
-      }
+      s.loadW = relays.onW;
+      s.fuseLimitW = relays.fuse;
+      // A plain array of the levels (a typed array's own slice() gives one on 2v29, not in Node).
+      s.relays = ([] as number[]).slice.call(relays.lvl);
+      s.meters = meter.readings();
     }
     hal.console.print("sden-router " + JSON.stringify(s));
     return s;

@@ -31,7 +31,7 @@ export class SeqStore {
   /** The bound persisted: every seq up to it may have been used. */
   private reserved = 0;
   /** The next seq to send. */
-  private next: number;
+  private nextSeq: number;
   /** The highest seq accepted from the peer (persisted or not yet). */
   recvLast = 0;
   /** The highest accepted seq that is in flash. */
@@ -53,16 +53,12 @@ export class SeqStore {
         this.recvLast = this.recvSaved = w[3] + w[4] * TWO_32;
       }
     }
-    this.next = this.reserved + 1;
+    this.nextSeq = this.reserved + 1;
   }
 
   private save(reserved: number, recv: number): boolean {
-    const w = this.w;
-    w[0] = SEQ_RECORD_VERSION;
-    w[1] = reserved;
-    w[2] = reserved / TWO_32;
-    w[3] = recv;
-    w[4] = recv / TWO_32;
+    // A Uint32Array keeps the low 32 bits (of the whole part) of what it is given.
+    this.w.set([SEQ_RECORD_VERSION, reserved, reserved / TWO_32, recv, recv / TWO_32]);
     if ((this.lastSaveError = this.records.save(this.bytes))) return false;
     this.reserved = reserved;
     this.recvSaved = recv;
@@ -70,8 +66,8 @@ export class SeqStore {
   }
   /** The seq for the next message sent; 0 when a new bound could not be saved (send nothing then). */
   nextSend(): number {
-    if (this.next > this.reserved && !this.save(this.next + this.stepK - 1, this.recvLast)) return 0;
-    return this.next++;
+    if (this.nextSeq > this.reserved && !this.save(this.nextSeq + this.stepK - 1, this.recvLast)) return 0;
+    return this.nextSeq++;
   }
 
   /**
@@ -91,9 +87,9 @@ export class SeqStore {
    * False when it could not be saved (nothing changed).
    */
   skipTo(n: number): boolean {
-    if (n <= this.next) return true;
+    if (n <= this.nextSeq) return true;
     if (!this.save(n + this.stepK - 1, this.recvLast)) return false;
-    this.next = n;
+    this.nextSeq = n;
     return true;
   }
 

@@ -23,13 +23,12 @@
 //               completes, the new snapshot alone; fold() throws if
 //               Storage lost the file)
 //   restore  as fold
-//   load, seq, fits, foldsLeft, and calls that return J_TOO_BIG, J_FOLD
-//   or J_FULL: 0.
+//   load, seq, and calls that return J_TOO_BIG, J_FOLD or J_FULL: 0.
 //
 // Storage compaction is never started from here: fold() checks getFree()
 // before creating a file and returns J_FULL, changing nothing, when the
-// file would not fit without compaction. foldsLeft() tells the owner how
-// many folds remain, so it can back up and call flash.compact() at a
+// file would not fit without compaction (one fold takes the log's `cost`
+// of free space), so the owner can back up and call flash.compact() at a
 // moment it chooses.
 //
 // A cut during compaction is outside these guarantees. The next boot may
@@ -52,7 +51,7 @@
 // Not handled: a snapshot that rots in flash (bad CRC without a power cut)
 // makes the other, older file current again, with a lower seq.
 
-import { RecordLog, recordBytes } from "./records";
+import { RecordLog } from "./records";
 import type { RecordsOptions } from "./records";
 
 /** The call did what was asked. */
@@ -94,21 +93,6 @@ export interface JournalContents {
 // other file's first record: J_OK, J_TOO_BIG or J_FULL; throws when
 // Storage refuses the file or loses it, with the journal as it was).
 export class Journal extends RecordLog {
-  /** Entries appended after the current snapshot. */
-  get entryCount(): number {
-    return this.seq - this.headSeq;
-  }
-
-  /** Bytes free in the current file (0 when the journal is empty); an entry of n bytes takes recordBytes(n). */
-  get freeBytes(): number {
-    return this.curBytes - this.wpos;
-  }
-
-  /** True when an entry of n bytes would be appended now, without a fold. */
-  fits(n: number): boolean {
-    return this.wpos + recordBytes(n) <= this.curBytes;
-  }
-
   /**
    * The latest snapshot and every entry appended after it, oldest first,
    * as views into the current file (see JournalContents). Reads and checks
@@ -138,14 +122,5 @@ export class Journal extends RecordLog {
   dropOther(): void {
     // With no current file (-1) that is "<name>.2", which does not exist.
     this.fl.erase(this.stem + (1 - this.cur));
-  }
-
-  /**
-   * Folds that still fit in the free space at the end of flash, before
-   * Storage would have to compact: when it runs low, the owner backs up to
-   * the server and calls flash.compact() at a moment it chooses.
-   */
-  foldsLeft(): number {
-    return Math.floor(this.fl.getFree() / this.cost);
   }
 }

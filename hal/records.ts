@@ -52,7 +52,8 @@
 // Storage compaction is never started from here: before creating a file,
 // fold() checks getFree() and returns J_FULL (REC_FULL), changing
 // nothing, when the file would not fit without compaction; the owner calls
-// flash.compact() at a moment it chooses (needsCompaction(), foldsLeft()).
+// flash.compact() at a moment it chooses (needsCompaction(); a fold
+// takes `cost` bytes of free space).
 // Sequence numbers are u32 and are assumed never to wrap (one record a
 // second for 136 years).
 
@@ -77,11 +78,6 @@ function u32(b: Uint8Array, at: number): number {
   return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 }
 
-function put32(b: Uint8Array, at: number, v: number): void {
-  // A Uint8Array keeps the low 8 bits.
-  for (let k = 0; k < 4; k++) b[at + k] = v >> (k * 8);
-}
-
 /** What an owner of crash-safe records uses: the latest record, and saving the next. */
 export interface RecordStore {
   /** The last record saved completely, or undefined when there is none. */
@@ -91,9 +87,17 @@ export interface RecordStore {
 }
 
 export interface RecordsOptions {
-  /** Base name of the two files, at most 26 characters (".0"/".1" is added). */
+  /**
+   * Base name of the two files, at most 26 characters (".0"/".1" is added:
+   * Storage names are at most 28).
+   */
   name: string;
-  /** Size of each pre-allocated file, a multiple of 4 from 16 to 65,548; one record can hold fileBytes - 13 bytes. */
+  /**
+   * Size of each pre-allocated file, a multiple of 4 from 16 to 65,548 (a
+   * record's length is a u16); one record can hold fileBytes - 13 bytes.
+   * Neither is checked here: the firmware passes constants, which
+   * test/firmware/router.test.ts holds to these rules.
+   */
   fileBytes: number;
 }
 
@@ -108,7 +112,7 @@ export class RecordLog {
   protected readonly stem: string;
   protected readonly fileLen: number;
   /** Flash space a new file takes: Storage's 32-byte header, data aligned to 8. */
-  protected readonly cost: number;
+  readonly cost: number;
   /** Kind of a file's head; the records after it are 2 * headKind. */
   protected readonly headKind: number;
   // The state below is set by scan(), which the constructor runs.
@@ -116,9 +120,9 @@ export class RecordLog {
   seq!: number;
   /** File (0 or 1) holding the latest records, or -1 when there is none. */
   protected cur!: number;
-  /** Length of the current file (0: none), and where the next record goes in it. */
-  protected curBytes!: number;
-  protected wpos!: number;
+  /** Length of the current file (0: none), and where the next record goes in it (read only). */
+  curBytes!: number;
+  wpos!: number;
   /** Data length and sequence number of the current file's head. */
   protected headBytes!: number;
   protected headSeq!: number;
@@ -127,13 +131,10 @@ export class RecordLog {
   protected lastBytes!: number;
 
   constructor(flash: Flash, crc32: (d: Uint8Array) => number, options: RecordsOptions) {
-    const n = options.name;
     const f = options.fileBytes;
-    // Storage names are at most 28 characters; a record's length is a u16.
-    if (!n || n.length > 26 || f % 4 || !(f >= 16 && f <= 65548)) throw new Error("record files " + n + ": name 1-26 chars, fileBytes 16-65548, a multiple of 4");
     this.fl = flash;
     this.crc = crc32;
-    this.stem = n + ".";
+    this.stem = options.name + ".";
     this.fileLen = f;
     this.cost = 32 + ((f + 7) & ~7);
     // Records' records are all kind 0 (Records has save(), the journal has
@@ -156,10 +157,11 @@ export class RecordLog {
   private put(name: string, kind: number, seq: number, data: Uint8Array, off: number, size?: number): void {
     const len = data.length;
     const r = new Uint8Array(recordBytes(len));
-    r.set([0xa5, kind, len, len >> 8]);
-    put32(r, 4, seq);
+    // A Uint8Array keeps the low 8 bits of what it is given.
+    r.set([0xa5, kind, len, len >> 8, seq, seq >> 8, seq >> 16, seq >> 24]);
     r.set(data, 8);
-    put32(r, 8 + len, this.crc(r.subarray(0, 8 + len)));
+    const c = this.crc(r.subarray(0, 8 + len));
+    r.set([c, c >> 8, c >> 16, c >> 24], 8 + len);
     this.fl.write(name, r, off, size);
   }
 

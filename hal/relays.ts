@@ -26,12 +26,10 @@ export const RELAY_MIN_ON = 2;
 export const RELAY_MIN_OFF = 3;
 /** Switching on would take the load of the relays that are on above fuseLimitW. */
 export const RELAY_FUSE = 4;
-/** close() was called; the pins are no longer driven. */
-export const RELAY_CLOSED = 5;
 /** Number of codes, for the refusal counters (index = code). */
-export const RELAY_CODES = 6;
+export const RELAY_CODES = 5;
 
-/** retryAtMs for a refusal that no waiting can cure (unknown channel, closed). */
+/** retryAtMs for a refusal that no waiting can cure (an unknown channel). */
 export const RELAY_NEVER = -1;
 
 export interface RelayChannel {
@@ -54,29 +52,30 @@ export interface RelaysOptions {
   /** Opens a pin as an output with its first level (Hal.digitalOut). */
   open: (o: DigitalOutOptions) => DigitalOut;
   channels: RelayChannel[];
-  /** Main fuse: the ratedW of relays that are on never sums above it. */
-  fuseLimitW: number;
+  /** Main fuse (the configuration's fuseLimitW): the ratedW of relays that are on never sums above it. */
+  fuseW: number;
   onRefused?: RelayRefusedHandler;
 }
 
 export class Relays {
   private readonly clk: Clock;
   private readonly onRefused: RelayRefusedHandler | undefined;
-  private readonly fuse: number;
+  /** The fuse limit, W (read only). */
+  readonly fuse: number;
   private readonly pins: DigitalOut[] = [];
-  /** 1 for a channel that is on. */
-  private readonly lvl: Uint8Array;
+  /** 1 for a channel that is on, 0 for one that is off; one per channel (read only). */
+  readonly lvl: Uint8Array;
   private readonly watts: Uint32Array;
   /** Minimum ms before channel c may switch to level v: hold[2c + v] (on: minOffS, off: minOnS). */
   private readonly hold: Uint32Array;
   /** Clock ms of the last switching of each channel (boot counts as one). */
   private readonly lastSwitchMs: Float64Array;
-  private readonly switchCount: Uint32Array;
+  /** Switchings of each channel made through set() and allOff() since construction, boot not counted (read only). */
+  readonly switchCount: Uint32Array;
   /** Refusals by code (index = RELAY_* code). */
   private readonly refusedCount: Uint32Array;
-  /** Sum of ratedW of the channels that are on, kept as they switch. */
-  private load = 0;
-  private closed = false;
+  /** Sum of ratedW of the channels that are on, kept as they switch (read only). */
+  onW = 0;
 
   /**
    * The options are not checked here: the router builds Relays only from a
@@ -89,7 +88,7 @@ export class Relays {
     const n = ch.length;
     this.clk = options.clock;
     this.onRefused = options.onRefused;
-    this.fuse = options.fuseLimitW;
+    this.fuse = options.fuseW;
     this.lvl = new Uint8Array(n);
     this.watts = new Uint32Array(n);
     this.hold = new Uint32Array(2 * n);
@@ -103,7 +102,7 @@ export class Relays {
       this.watts[i] = c.ratedW;
       this.hold[2 * i] = c.minOnS * 1000;
       this.hold[2 * i + 1] = c.minOffS * 1000;
-      this.load += v * c.ratedW;
+      this.onW += v * c.ratedW;
       // The level is written before the pin becomes an output (DigitalOutOptions.value).
       this.pins.push(options.open({ pin: c.pin, value: v }));
     }
@@ -123,27 +122,12 @@ export class Relays {
     return true;
   }
 
-  /** Number of channels. */
-  count(): number {
-    return this.lvl.length;
-  }
-
   /** Whether a channel is on (false for an unknown channel). */
   isOn(channel: number): boolean {
     return this.lvl[channel] === 1;
   }
 
-  /** Sum of ratedW of the channels that are on. */
-  loadW(): number {
-    return this.load;
-  }
-
-  /** Switchings of a channel made through set() and allOff() since construction (boot not counted). */
-  switchings(channel: number): number {
-    return this.switchCount[channel];
-  }
-
-  /** How many switches were refused with a code (RELAY_UNKNOWN ... RELAY_CLOSED). */
+  /** How many switches were refused with a code (RELAY_UNKNOWN ... RELAY_FUSE). */
   refusals(code: number): number {
     return this.refusedCount[code];
   }
@@ -168,18 +152,18 @@ export class Relays {
   set(channel: number, on: boolean): number {
     const v = on ? 1 : 0;
     const retry = this.retryAtMs(channel, on);
-    const code = this.closed ? RELAY_CLOSED : retry === RELAY_NEVER ? RELAY_UNKNOWN : this.lvl[channel] === v ? RELAY_OK : this.clk.nowMs() < retry ? (v ? RELAY_MIN_OFF : RELAY_MIN_ON) : v && this.load + this.watts[channel] > this.fuse ? RELAY_FUSE : -1;
+    const code = retry === RELAY_NEVER ? RELAY_UNKNOWN : this.lvl[channel] === v ? RELAY_OK : this.clk.nowMs() < retry ? (v ? RELAY_MIN_OFF : RELAY_MIN_ON) : v && this.onW + this.watts[channel] > this.fuse ? RELAY_FUSE : -1;
     if (code < 0) {
       this.pins[channel].write(v);
       this.lvl[channel] = v;
       this.lastSwitchMs[channel] = this.clk.nowMs();
       this.switchCount[channel]++;
-      this.load += v ? this.watts[channel] : -this.watts[channel];
+      this.onW += (2 * v - 1) * this.watts[channel];
       return RELAY_OK;
     }
     if (code) {
       this.refusedCount[code]++;
-      if (!this.closed && this.onRefused) this.onRefused(channel, on, code, retry);
+      if (this.onRefused) this.onRefused(channel, on, code, retry);
     }
     return code;
   }
@@ -193,12 +177,5 @@ export class Relays {
     let held = 0;
     for (let i = 0; i < this.lvl.length; i++) if (this.lvl[i] && this.set(i, false)) held++;
     return held;
-  }
-
-  /** Releases the pins; they keep their last level. No callback fires afterwards. */
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (let i = 0; i < this.pins.length; i++) this.pins[i].close();
   }
 }

@@ -93,19 +93,6 @@ function keyBefore(a: number, b: number): boolean {
   return b < 0 && a > b;
 }
 
-/** The integer keys of a map in encoded order, or null when one is not an integer. */
-function mapKeys(m: CborMap): number[] | null {
-  const names = Object.keys(m);
-  const keys: number[] = [];
-  for (let i = 0; i < names.length; i++) {
-    const k = Number(names[i]);
-    if (String(k) !== names[i] || Math.floor(k) !== k || Math.abs(k) > CBOR_MAX_INT) return null;
-    keys.push(k);
-  }
-  // Keys are distinct, so an unstable sort (2v29's) gives the one order.
-  return keys.sort((a, b) => (keyBefore(a, b) ? -1 : 1));
-}
-
 /**
  * Encodes v into out from offset at, nesting at most maxDepth containers.
  * Returns the offset after the item, or a negative reason code (-CBOR_E_*).
@@ -114,13 +101,10 @@ export function encodeCbor(v: CborValue, out: Uint8Array, at: number, maxDepth: 
   if (typeof v === "number") {
     if (v !== Math.floor(v)) return -CBOR_E_TYPE;
     if (Math.abs(v) > CBOR_MAX_INT) return -CBOR_E_RANGE;
-    return v < 0 ? writeHead(out, at, 1, -1 - v, 0) : writeHead(out, at, 0, v, 0);
+    return writeHead(out, at, v < 0 ? 1 : 0, v < 0 ? -1 - v : v, 0);
   }
-  if (v === false || v === true || v === null) {
-    if (at >= out.length) return -CBOR_E_FULL;
-    out[at] = v === null ? 0xf6 : v ? 0xf5 : 0xf4;
-    return at + 1;
-  }
+  // false, true, null: simple values 20, 21, 22 (0xf4-0xf6).
+  if (v === false || v === true || v === null) return writeHead(out, at, 7, v === null ? 22 : v ? 21 : 20, 0);
   // Text (ASCII only) and byte strings: the head, then a byte each.
   const text = typeof v === "string";
   if (text || v instanceof Uint8Array) {
@@ -128,7 +112,7 @@ export function encodeCbor(v: CborValue, out: Uint8Array, at: number, maxDepth: 
     at = writeHead(out, at, text ? 3 : 2, n, n);
     for (let i = 0; i < n && at >= 0; i++) {
       const c = text ? v.charCodeAt(i) : v[i];
-      if (c > (text ? 0x7f : 0xff)) return -CBOR_E_TEXT;
+      if (text && c > 0x7f) return -CBOR_E_TEXT;
       out[at + i] = c;
     }
     return at < 0 ? at : at + n;
@@ -140,8 +124,15 @@ export function encodeCbor(v: CborValue, out: Uint8Array, at: number, maxDepth: 
     for (let i = 0; i < v.length && at >= 0; i++) at = encodeCbor(v[i], out, at, maxDepth - 1);
     return at;
   }
-  const keys = mapKeys(v);
-  if (keys === null) return -CBOR_E_KEY;
+  // A map: its keys must be integers; they go in encoded order.
+  const names = Object.keys(v), keys: number[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const k = Number(names[i]);
+    if (String(k) !== names[i] || Math.floor(k) !== k || Math.abs(k) > CBOR_MAX_INT) return -CBOR_E_KEY;
+    keys.push(k);
+  }
+  // Keys are distinct, so an unstable sort (2v29's) gives the one order.
+  keys.sort((a, b) => (keyBefore(a, b) ? -1 : 1));
   at = writeHead(out, at, 5, keys.length, 0);
   for (let i = 0; i < keys.length && at >= 0; i++) {
     at = encodeCbor(keys[i], out, at, 0);
@@ -166,49 +157,25 @@ interface Reader {
   m: number;
 }
 
-/**
- * Reads the argument of a head whose initial byte ib was just read (major
- * types 0-6). Returns -1 with r.e set when it is refused; indefinite
- * lengths are refused here.
- */
-function readHead(r: Reader, ib: number): number {
-  const ai = ib & 31;
-  if (ai < 24) return ai;
-  if (ai > 27) {
-    // Indefinite lengths (31) are well-formed for major types 2-5: initial bytes 0x40-0xbf.
-    r.e = ai === 31 && ib > 0x3f && ib < 0xc0 ? CBOR_E_UNSUPPORTED : CBOR_E_MALFORMED;
-    return -1;
-  }
-  const bytes = 1 << (ai - 24);
-  if (r.p + bytes > r.b.length) {
-    r.e = CBOR_E_INCOMPLETE;
-    return -1;
-  }
-  let n = 0;
-  for (let i = 0; i < bytes; i++) n = n * 256 + r.b[r.p + i];
-  r.p += bytes;
-  // bytes === 8 and n beyond 2^53: the sum above is no longer exact, but it
-  // is above CBOR_MAX_INT, which the caller refuses.
-  if (n < least(ai)) {
-    r.e = CBOR_E_NOT_PREFERRED;
-    return -1;
-  }
-  return n;
-}
-
 function readItem(r: Reader, depth: number): CborValue {
-  const b = r.b, ib = b[r.p++], major = ib >> 5, ai = ib & 31;
-  let e = 0, n: number;
+  // Additional information 24-27: the argument is in the next 1, 2, 4, 8 bytes.
+  const b = r.b, ib = b[r.p++], major = ib >> 5, ai = ib & 31, bytes = ai < 24 || ai > 27 ? 0 : 1 << (ai - 24);
+  let e = 0, n = bytes ? 0 : ai;
+  // The argument, big-endian. With 8 bytes and a value beyond 2^53 the sum
+  // is no longer exact, but it stays above CBOR_MAX_INT, which is refused.
+  for (let i = 0; i < bytes; i++) n = n * 256 + b[r.p++];
+  // The initial byte or the argument runs past the end.
   if (r.p > b.length) e = CBOR_E_INCOMPLETE;
-  else if (major === 7) {
-    if (ib === 0xf4 || ib === 0xf5) return ib === 0xf5;
-    if (ib === 0xf6) return null;
-    // fc-fe are reserved and ff (break) stands outside an indefinite item:
-    // not well-formed; so is a two-byte simple value below 32 (section 3.3).
-    // Floats, undefined and the other simple values are well-formed but
-    // outside the subset.
-    e = ai > 27 ? CBOR_E_MALFORMED : ai > 23 && r.p + (1 << (ai - 24)) > b.length ? CBOR_E_INCOMPLETE : ai === 24 && b[r.p] < 32 ? CBOR_E_MALFORMED : CBOR_E_UNSUPPORTED;
-  } else if ((n = readHead(r, ib)) < 0) return null;
+  else if (ib === 0xf4 || ib === 0xf5) return ib === 0xf5;
+  else if (ib === 0xf6) return null;
+  // Additional information 28-30 is reserved, and 31 (indefinite length, or
+  // a break) is well-formed only for major types 2-5 (initial bytes
+  // 0x40-0xbf); a break stands outside an indefinite item here.
+  else if (ai > 27) e = ai === 31 && major > 1 && major < 6 ? CBOR_E_UNSUPPORTED : CBOR_E_MALFORMED;
+  // A two-byte simple value below 32 is not well-formed (section 3.3);
+  // floats, undefined and the other simple values are outside the subset.
+  else if (major === 7) e = ai === 24 && n < 32 ? CBOR_E_MALFORMED : CBOR_E_UNSUPPORTED;
+  else if (bytes && n < least(ai)) e = CBOR_E_NOT_PREFERRED;
   else if (major === 6) e = CBOR_E_UNSUPPORTED;
   else if (n > CBOR_MAX_INT || (major === 1 && n > CBOR_MAX_INT - 1)) e = CBOR_E_RANGE;
   else if (major < 2) return major ? -1 - n : n;
@@ -257,8 +224,7 @@ function readItem(r: Reader, depth: number): CborValue {
  */
 export function decodeCbor(bytes: Uint8Array, maxDepth: number, maxLength: number): CborDecoded {
   const r: Reader = { b: bytes, p: 0, e: 0, m: maxLength };
-  let v = readItem(r, maxDepth);
-  if (r.e === 0 && r.p < bytes.length) r.e = CBOR_E_TRAILING;
-  if (r.e !== 0) v = null;
-  return { v: v, e: r.e };
+  const v = readItem(r, maxDepth);
+  if (!r.e && r.p < bytes.length) r.e = CBOR_E_TRAILING;
+  return { v: r.e ? null : v, e: r.e };
 }

@@ -19,11 +19,11 @@
 // Since the encoding is canonical (protocol/cbor.ts), the mac item is
 // always the frame's last 9 bytes: 0x48 and the 8 MAC bytes.
 
-import { decodeCbor, encodeCbor } from "./cbor";
+import { CBOR_MAX_INT, decodeCbor, encodeCbor } from "./cbor";
 import type { CborValue } from "./cbor";
 import { hmacSha256, sameBytes } from "./hmac";
 import type { Sha256 } from "./hmac";
-import { E_ENVELOPE, E_MAC, E_REPLAY, E_TYPE, E_VERSION, isKnownType, isUp, validateBody, validateDown } from "./messages";
+import { E_ENVELOPE, E_MAC, E_REPLAY, E_TYPE, E_VERSION, isArray, isDown, isUp, uints, validateBody, validateDown } from "./messages";
 import type { Limits } from "./messages";
 
 export const PROTOCOL_VERSION = 1;
@@ -70,14 +70,14 @@ type Validate = (type: number, b: CborValue, lim: Limits) => number;
 function openWith(frame: Uint8Array, key: Uint8Array, sha256: Sha256, up: boolean, lastSeq: number, lim: Limits, validate: Validate): Opened {
   const d = decodeCbor(frame, MAX_DEPTH, MAX_LENGTH), f = d.v as CborValue[];
   let e = d.e;
-  if (!e && (!Array.isArray(f) || f.length !== 6 || !(f[5] instanceof Uint8Array) || (f[5] as Uint8Array).length !== MAC_BYTES || !f[2])) e = E_ENVELOPE;
-  // version, type, seq, time: unsigned; time a uint32.
-  for (let i = 0; !e && i < 4; i++) if (typeof f[i] !== "number" || (f[i] as number) < 0 || (i === 3 && (f[i] as number) > 0xffffffff)) e = E_ENVELOPE;
+  // version, type, seq, time: unsigned, seq above 0, time a uint32; then the MAC.
+  if (!e && (!isArray(f, 6, 6) || uints(f, 0, [CBOR_MAX_INT, 0, CBOR_MAX_INT, CBOR_MAX_INT, 0, CBOR_MAX_INT, CBOR_MAX_INT, 1, CBOR_MAX_INT, 0xffffffff, 0, 0xffffffff]) || !(f[5] instanceof Uint8Array) || (f[5] as Uint8Array).length !== MAC_BYTES)) e = E_ENVELOPE;
   if (!e) {
     e =
       f[0] !== PROTOCOL_VERSION ? E_VERSION
-      : !isKnownType(f[1] as number) || isUp(f[1] as number) !== up ? E_TYPE
-      : !sameBytes(hmacSha256(sha256, key, frame.subarray(0, frame.length - 1 - MAC_BYTES)), f[5] as Uint8Array, MAC_BYTES) ? E_MAC
+      : !(up ? isUp : isDown)(f[1] as number) ? E_TYPE
+      // The MAC over every byte before the mac item (its last 1 + MAC_BYTES).
+      : !sameBytes(hmacSha256(sha256, key, frame.subarray(0, -1 - MAC_BYTES)), f[5] as Uint8Array, MAC_BYTES) ? E_MAC
       : (f[2] as number) <= lastSeq ? E_REPLAY
       : validate(f[1] as number, f[4], lim);
   }
@@ -95,8 +95,6 @@ export function open(frame: Uint8Array, key: Uint8Array, sha256: Sha256, up: boo
   return openWith(frame, key, sha256, up, lastSeq, lim, validateBody);
 }
 
-/** Refusal counters: one per reason code (CBOR_E_* and E_*). */
-const REASONS = 48;
 /**
  * How far below the highest accepted seq a frame may still come, once
  * (RFC 4303 section 3.4.3's anti-replay window): MQTT keeps order only
@@ -130,8 +128,8 @@ export function windowAfter(lastSeq: number, seen: number, seq: number): number 
 
 /**
  * A peer as its receiver sees it: the key, the highest seq accepted, which
- * of the REPLAY_WINDOW seqs below it were accepted too, and how many frames
- * were refused for each reason. The owner persists lastSeq
+ * of the REPLAY_WINDOW seqs below it were accepted too, and why the last
+ * frame was refused (the owner counts refusals). The owner persists lastSeq
  * (firmware/seq.ts) and calls accept() once it has. A new Peer treats every
  * seq up to the lastSeq it is given as seen (after a restart the window
  * below the persisted seq is unknown).
@@ -139,14 +137,11 @@ export function windowAfter(lastSeq: number, seen: number, seq: number): number 
 export class Peer {
   key: Uint8Array;
   sha256: Sha256;
-  up: false;
   lim: Limits;
   /** The highest seq accepted from this peer. */
   lastSeq: number;
   /** Bit k set: seq lastSeq - 1 - k was accepted (or is below what is known). */
   seen: number;
-  /** Frames refused, by reason code; each count stops at 65,535. */
-  refused: Uint16Array;
   /** The reason the last frame was refused, 0 when it was not. */
   reason: number;
 
@@ -155,26 +150,23 @@ export class Peer {
    * false, as no server uses a Peer), so that only their schemas
    * (validateDown) go into the router's bundle.
    */
-  constructor(key: Uint8Array, sha256: Sha256, up: false, lim: Limits, lastSeq: number) {
+  constructor(key: Uint8Array, sha256: Sha256, _up: false, lim: Limits, lastSeq: number) {
     this.key = key;
     this.sha256 = sha256;
-    this.up = up;
     this.lim = lim;
     this.lastSeq = lastSeq;
     this.seen = -1;
-    this.refused = new Uint16Array(REASONS);
     this.reason = 0;
   }
 
-  /** The envelope when the frame passes every check, else null with the reason counted. Changes nothing else. */
+  /** The envelope when the frame passes every check, else null with the reason in `reason`. Changes nothing else. */
   check(frame: Uint8Array): Envelope | null {
-    const o = openWith(frame, this.key, this.sha256, this.up, replayFloor(this.lastSeq), this.lim, validateDown);
+    const o = openWith(frame, this.key, this.sha256, false, replayFloor(this.lastSeq), this.lim, validateDown);
     if (o.env && seenBefore(this.lastSeq, this.seen, o.env.seq)) {
       o.env = null;
       o.e = E_REPLAY;
     }
     this.reason = o.e;
-    if (o.e && this.refused[o.e] < 0xffff) this.refused[o.e]++;
     return o.env;
   }
 

@@ -150,7 +150,8 @@ function isUint(v: CborValue, max: number): boolean {
   return typeof v === "number" && v >= 0 && v <= max && v === Math.floor(v);
 }
 
-function isArray(v: CborValue, min: number, max: number): boolean {
+/** An array of min..max items. */
+export function isArray(v: CborValue, min: number, max: number): boolean {
   return Array.isArray(v) && v.length >= min && v.length <= max;
 }
 
@@ -165,7 +166,7 @@ function isAscii(v: CborValue, min: number, max: number): boolean {
  * E_RANGE when one is outside lo..hi (its meaning), else 0. Stops at the end
  * of f: the caller has checked its length.
  */
-function uints(f: CborValue[], at: number, spec: number[]): number {
+export function uints(f: CborValue[], at: number, spec: number[]): number {
   let e = 0;
   for (let i = 0; i < spec.length && at < f.length; i += 3) {
     const v = f[at++] as number;
@@ -198,8 +199,8 @@ function checkCounts(a: CborValue[], max: number, some: boolean): number {
 
 /** The client's packets per slot, or -E_SHAPE (not an id) or -E_CLIENT (not a known client). */
 function clientMax(v: CborValue, lim: Limits): number {
-  if (!isUint(v, MAX_U16)) return -E_SHAPE;
-  return (v as number) < lim.maxPerSlot.length && lim.maxPerSlot[v as number] ? lim.maxPerSlot[v as number] : -E_CLIENT;
+  // Past the end of maxPerSlot reads undefined: unknown too.
+  return isUint(v, MAX_U16) ? lim.maxPerSlot[v as number] || -E_CLIENT : -E_SHAPE;
 }
 
 /** One REQUEST item. */
@@ -262,15 +263,14 @@ function checkRestore(f: CborValue[], lim: Limits): number {
 function checkConfig(b: CborValue): number {
   // [min, max] of keys 1 to CFG_KEYS.
   const ranges = [10, 3600, 1, 10, 0, 86400, 60, 86400, 0, 100000, 0, 1];
-  if (b === null || typeof b !== "object" || Array.isArray(b) || b instanceof Uint8Array) return E_SHAPE;
-  const keys = Object.keys(b);
-  if (keys.length === 0) return E_SHAPE;
-  for (let i = 0; i < keys.length; i++) {
-    const k = Number(keys[i]);
-    const e = k >= 1 && k <= CFG_KEYS ? uints([(b as CborMap)[k]], 0, [MAX_U32, ranges[2 * k - 2], ranges[2 * k - 1]]) : E_RANGE;
-    if (e) return e;
+  // A map decodes as a plain object: not null, an array, a byte string or a scalar.
+  const keys = b && (b as object).constructor === Object ? Object.keys(b) : [];
+  let e = keys.length ? 0 : E_SHAPE;
+  for (let i = 0; !e && i < keys.length; i++) {
+    const k = +keys[i];
+    e = k >= 1 && k <= CFG_KEYS ? uints([(b as CborMap)[k]], 0, [MAX_U32, ranges[2 * k - 2], ranges[2 * k - 1]]) : E_RANGE;
   }
-  return 0;
+  return e;
 }
 
 /** True for the types that travel up (router -> server); false for down. */
@@ -278,9 +278,14 @@ export function isUp(type: number): boolean {
   return type >= HELLO && type <= BACKUP;
 }
 
+/** True for the types that travel down (server -> router). */
+export function isDown(type: number): boolean {
+  return type >= ACCEPT && type <= RESTORE;
+}
+
 /** True for a type this protocol knows. */
 export function isKnownType(type: number): boolean {
-  return isUp(type) || (type >= ACCEPT && type <= RESTORE);
+  return isUp(type) || isDown(type);
 }
 
 /** A flat list of 1..MAX_ITEMS tuples of n fields. */
@@ -295,9 +300,14 @@ function checkTuples(b: CborValue, n: number, spec: number[]): number {
   return e;
 }
 
+/** An array of min..max integers checked against spec (see uints()), else E_SHAPE. */
+function fields(b: CborValue, min: number, max: number, spec: number[]): number {
+  return isArray(b, min, max) ? uints(b as CborValue[], 0, spec) : E_SHAPE;
+}
+
 /** A NACK either way: [refSeq, refType, reason]. */
 function checkNack(b: CborValue): number {
-  return isArray(b, 3, 3) ? uints(b as CborValue[], 0, [CBOR_MAX_INT, 0, CBOR_MAX_INT, 31, 0, 31, 255, 1, 255]) : E_SHAPE;
+  return fields(b, 3, 3, [CBOR_MAX_INT, 0, CBOR_MAX_INT, 31, 0, 31, 255, 1, 255]);
 }
 
 /**
@@ -318,8 +328,8 @@ export function validateDown(type: number, b: CborValue, lim: Limits): number {
     if (f[3] === 0) return E_ORDER;
     return checkCounts(f[2] as CborValue[], max, false);
   }
-  if (type === HEARTBEAT) return isArray(b, 2, 3) ? uints(f, 0, [60, 1, 60, 10000, 1, 10000, CBOR_MAX_INT, 1, CBOR_MAX_INT]) : E_SHAPE;
-  if (type === STORED) return isArray(b, 1, 1) && isUint(f[0], MAX_U32) ? 0 : E_SHAPE;
+  if (type === HEARTBEAT) return fields(b, 2, 3, [60, 1, 60, 10000, 1, 10000, CBOR_MAX_INT, 1, CBOR_MAX_INT]);
+  if (type === STORED) return fields(b, 1, 1, [MAX_U32, 0, MAX_U32]);
   if (type === RESTORE) return checkRestore(f, lim);
   if (type === CONFIG) return checkConfig(b);
   return type === NACK_DOWN ? checkNack(b) : E_TYPE;
@@ -345,7 +355,7 @@ export function validateBody(type: number, b: CborValue, lim: Limits): number {
   }
   if (type === EMERGENCY) {
     // The client is known before the reason is looked at.
-    e = isArray(b, 3, 3) ? uints(f, 0, [MAX_U16, 1, MAX_U16, MAX_U16, 0, MAX_U16, MAX_U16, 1, EMG_NOW]) : E_SHAPE;
+    e = fields(b, 3, 3, [MAX_U16, 1, MAX_U16, MAX_U16, 0, MAX_U16, MAX_U16, 1, EMG_NOW]);
     return e !== E_SHAPE && clientMax(f[1], lim) < 0 ? E_CLIENT : e;
   }
   if (type === TELEMETRY) return isArray(b, 1, 9) && isUint(f[0], MAX_U32) ? allUints(f, 1, CBOR_MAX_INT) : E_SHAPE;

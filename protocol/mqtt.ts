@@ -82,14 +82,14 @@ function none(): Uint8Array {
   return new Uint8Array(0);
 }
 
-/** Whether id is not a packet identifier: an integer 1..65535 [2.3.1]. */
-function badId(id: number): boolean {
-  return !id || (id & 65535) !== id;
+/** Whether v is not an integer whose bits are all in mask: 65535 for a Two Byte Integer, 1 for a QoS this client uses (0 or 1). */
+function outside(v: number, mask: number): boolean {
+  return (v & mask) !== v;
 }
 
-/** Whether q is not a QoS this client uses (0 or 1). */
-function badQos(q: number): boolean {
-  return q !== 0 && q !== 1;
+/** Whether id is not a packet identifier: an integer 1..65535 [2.3.1]. */
+function badId(id: number): boolean {
+  return !id || outside(id, 65535);
 }
 
 /** A Two Byte Integer, most significant byte first [1.5.2], as a byte string. */
@@ -130,11 +130,10 @@ function frame(first: number, head: string, tail?: Uint8Array): Uint8Array {
  * [MQTT-3.1.3-1]. Empty on bad input.
  */
 export function encodeConnect(clientId: string, keepAliveS: number, willTopic: string, willPayload: Uint8Array): Uint8Array {
-  let m = "";
-  for (let k = 0; k < willPayload.length; k++) m += String.fromCharCode(willPayload[k]);
-  return strLen(clientId, 0) < 1 || (keepAliveS & 65535) !== keepAliveS || strLen(willTopic, 1) < 0 || m.length > 65535
+  // The will message is the frame's tail, after its length.
+  return strLen(clientId, 0) < 1 || outside(keepAliveS, 65535) || strLen(willTopic, 1) < 0 || willPayload.length > 65535
     ? none()
-    : frame(0x10, "\0\x04MQTT\x04\x2c" + u16(keepAliveS) + lstr(clientId) + lstr(willTopic) + lstr(m));
+    : frame(0x10, "\0\x04MQTT\x04\x2c" + u16(keepAliveS) + lstr(clientId) + lstr(willTopic) + u16(willPayload.length), willPayload);
 }
 
 /**
@@ -143,7 +142,7 @@ export function encodeConnect(clientId: string, keepAliveS: number, willTopic: s
  * clear with QoS 0 [MQTT-3.3.1-2]. Empty on bad input.
  */
 export function encodePublish(topic: string, payload: Uint8Array, qos: number, packetId: number, dup: boolean, retain: boolean): Uint8Array {
-  if (strLen(topic, 1) < 0 || badQos(qos) || (qos ? badId(packetId) : dup)) return none();
+  if (strLen(topic, 1) < 0 || outside(qos, 1) || (qos ? badId(packetId) : dup)) return none();
   return frame(0x30 | (dup ? 8 : 0) | (qos << 1) | (retain ? 1 : 0), lstr(topic) + (qos ? u16(packetId) : ""), payload);
 }
 
@@ -158,7 +157,7 @@ export function encodePuback(packetId: number): Uint8Array {
  * here, the same for all). Empty on bad input.
  */
 export function encodeSubscribe(packetId: number, topics: string[], qos: number): Uint8Array {
-  let s = u16(packetId), bad = badId(packetId) || !topics.length || badQos(qos);
+  let s = u16(packetId), bad = badId(packetId) || !topics.length || outside(qos, 1);
   for (let k = 0; k < topics.length; k++) {
     bad = bad || strLen(topics[k], 2) < 0;
     s += lstr(topics[k]) + String.fromCharCode(qos);
@@ -257,8 +256,6 @@ export class MqttParser {
   // turns them into property definitions.
   /** 0 while the input is fine, else the MQTT_E_ reason of the frame that was refused. */
   declare error: number;
-  /** Frames refused since the parser was made, by reason (index MQTT_E_*); reset() keeps them. Each count stops at 65,535. */
-  declare refused: Uint16Array;
   /** The largest Remaining Length accepted. */
   declare private mx: number;
   /** The chunk being read (the caller's bytes, not copied) and the read position in it. */
@@ -272,7 +269,6 @@ export class MqttParser {
   constructor(maxFrameBytes: number) {
     // Above MQTT_MAX_REMAINING it acts as that: four length bytes end there.
     this.mx = maxFrameBytes > 0 ? maxFrameBytes : 0;
-    this.refused = new Uint16Array(MQTT_E_UNSUPPORTED + 1);
     this.reset();
   }
 
@@ -298,7 +294,7 @@ export class MqttParser {
     if (this.error || !chunk.length) return;
     if (left > 0) {
       const j = new Uint8Array(left + chunk.length);
-      j.set(this.c.subarray(this.o, this.c.length), 0);
+      j.set(this.c.subarray(this.o));
       j.set(chunk, left);
       chunk = j;
     }
@@ -308,11 +304,20 @@ export class MqttParser {
 
   /** The next whole packet, or null: incomplete (error 0) or refused (error set). */
   next(): MqttPacket | null {
-    const c = this.c, o = this.o, p = this.p;
-    let b = c, s = o, len: number;
+    const c = this.c, o = this.o;
+    let p = this.p, b = c, s = o, len = 0;
     if (this.error || o >= c.length) return null;
+    if (!p) {
+      len = frameLen(c, o, c.length, this.mx);
+      if (len < 0) return this.fail(-len);
+      if (!len) return null;
+      // A frame that goes on in a later chunk: copied, from here on, into a buffer of its size.
+      if (o + len > c.length) {
+        p = this.p = new Uint8Array(len);
+        this.n = 0;
+      }
+    }
     if (p) {
-      // Complete the split frame.
       len = Math.min(p.length - this.n, c.length - o);
       p.set(c.subarray(o, o + len), this.n);
       this.n += len;
@@ -322,20 +327,7 @@ export class MqttParser {
       b = p;
       s = 0;
       len = p.length;
-    } else {
-      len = frameLen(c, o, c.length, this.mx);
-      if (len < 0) return this.fail(-len);
-      if (!len) return null;
-      if (o + len > c.length) {
-        // The frame goes on in a later chunk.
-        this.p = new Uint8Array(len);
-        this.p.set(c.subarray(o, c.length), 0);
-        this.n = c.length - o;
-        this.o = c.length;
-        return null;
-      }
-      this.o = o + len;
-    }
+    } else this.o = o + len;
     const r = decode(b, s, s + len);
     return typeof r === "number" ? this.fail(r) : r;
   }
@@ -343,7 +335,7 @@ export class MqttParser {
   private fail(reason: number): null {
     this.reset();
     this.error = reason;
-    if (this.refused[reason] < 0xffff) this.refused[reason]++;
     return null;
   }
 }
+

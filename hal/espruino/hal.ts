@@ -10,35 +10,35 @@ import type { Clock, DigitalOut, DigitalOutOptions, EdgeInput, EdgeInputOptions,
 
 /** An output pin; digitalWrite sets the level and makes it an output in one call. */
 class EspruinoDigitalOut implements DigitalOut {
-  private readonly pin: string;
+  private readonly pinName: string;
   private level!: Level;
   constructor(options: DigitalOutOptions) {
-    this.pin = options.pin;
+    this.pinName = options.pin;
     this.write(options.value);
   }
   write(value: Level): void {
-    digitalWrite(this.pin, (this.level = value));
+    digitalWrite(this.pinName, (this.level = value));
   }
   read(): Level {
     return this.level;
   }
   close(): void {
-    pinMode(this.pin, "input");
+    pinMode(this.pinName, "input");
   }
 }
 
 /** An input pin watched on both edges, times counted from the HAL's start. */
 class EspruinoEdgeInput implements EdgeInput {
-  private readonly pin: string;
+  private readonly pinName: string;
   private readonly id: number;
   constructor(options: EdgeInputOptions, bootS: number) {
     const onEdge = options.onEdge;
-    pinMode((this.pin = options.pin), "input");
-    this.id = setWatch((e) => onEdge(e.state ? 1 : 0, (e.time - bootS) * 1000), this.pin, { repeat: true, edge: "both", debounce: options.debounceMs });
+    pinMode((this.pinName = options.pin), "input");
+    this.id = setWatch((e) => onEdge(e.state ? 1 : 0, (e.time - bootS) * 1000), this.pinName, { repeat: true, edge: "both", debounce: options.debounceMs });
   }
   read(): Level {
     // 0 or 1 on Espruino.
-    return digitalRead(this.pin) as Level;
+    return digitalRead(this.pinName) as Level;
   }
   close(): void {
     clearWatch(this.id);
@@ -82,10 +82,7 @@ export function espruinoHalWith(modules: EspruinoModules): Hal {
         if (name.length > 28 || !storage.write(name, data, offset, size)) throw new Error("Storage write failed: " + name);
       },
       erase: storage.erase,
-      list: (prefix) => {
-        const all = storage.list();
-        return prefix === undefined ? all : all.filter((n) => n.indexOf(prefix) === 0);
-      },
+      list: (prefix) => storage.list().filter((n) => n.indexOf(prefix || "") === 0),
       getFree: storage.getFree,
       getTrash: () => storage.getStats().trashBytes,
       compact: storage.compact,
@@ -119,7 +116,8 @@ export function espruinoHalWith(modules: EspruinoModules): Hal {
     edgeInput: (options) => new EspruinoEdgeInput(options, bootS),
     connect: (options) => {
       let open = true;
-      const sock = modules.net.connect({ host: options.host, port: options.port }, () => {
+      // net.connect reads host and port and keeps the options (alive anyway: the callbacks below use them).
+      const sock = modules.net.connect(options, () => {
         if (open) options.onConnect();
       });
       sock.on("data", (d) => {

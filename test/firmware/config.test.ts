@@ -93,7 +93,7 @@ describe("configuration validation", () => {
 
   it("says what the fix is, with the value it got", () => {
     const says = (path: string, v: unknown) => validateConfig(withValue(path, v));
-    expect(says("meters.0.pulsesPerKwh", 0)).toEqual(["meters[0].pulsesPerKwh: must be a whole number from 1 to 100000 imp/kWh (see the meter's label); got 0"]);
+    expect(says("meters.0.pulsesPerKwh", 0)).toEqual(["meters[0].pulsesPerKwh: must be a whole number from 1 to 100000 imp/kWh; got 0"]);
     expect(says("relays.0.ratedW", 2200.5)).toEqual(["relays[0].ratedW: must be a whole number from 1 to 50000 W; got 2200.5"]);
     expect(says("relays.0.pin", "Q99")).toEqual(['relays[0].pin: must be a pin name such as D5, A0 or B12; got "Q99"']);
     expect(says("relays.0.bootOn", "no")).toEqual(['relays[0].bootOn: must be one of true, false; got "no"']);

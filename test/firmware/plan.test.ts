@@ -3,34 +3,33 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Plan } from "../../firmware/plan";
+import { HORIZON as H, Plan } from "../../firmware/plan";
 
-const H = 144;
 
 describe("Plan", () => {
   it("gives the counts of a schedule in its slots and 0 before, after and at or after the lease", () => {
-    const p = new Plan(4, H);
+    const p = new Plan(4);
     p.set(2, 1000, [3, 0, 5], 1002);
     expect([p.at(2, 999), p.at(2, 1000), p.at(2, 1001), p.at(2, 1002), p.at(2, 1003)]).toEqual([0, 3, 0, 0, 0]);
     expect(p.at(1, 1000)).toBe(0);
   });
 
   it("a newer schedule replaces the plan from its first slot and keeps the slots before it", () => {
-    const p = new Plan(1, H);
+    const p = new Plan(1);
     p.set(1, 100, [1, 2, 3, 4], 200);
     p.set(1, 102, [9], 200);
     expect([100, 101, 102, 103].map((s) => p.at(1, s))).toEqual([1, 2, 9, 0]);
   });
 
   it("a gap between the old plan and a later schedule reads 0", () => {
-    const p = new Plan(1, H);
+    const p = new Plan(1);
     p.set(1, 100, [7, 7], 400);
     p.set(1, 105, [1], 400);
     expect([100, 101, 102, 103, 104, 105].map((s) => p.at(1, s))).toEqual([7, 7, 0, 0, 0, 1]);
   });
 
   it("unknown clients read 0 and never touch another client's ring", () => {
-    const p = new Plan(2, H);
+    const p = new Plan(2);
     p.set(1, 10, [5], 20);
     expect([p.at(0, 10), p.at(3, 10), p.at(2, 10)]).toEqual([0, 0, 0]);
   });
@@ -46,7 +45,7 @@ describe("Plan", () => {
       fc.property(fc.array(sched, { minLength: 1, maxLength: 12 }), (list) => {
         // Schedules arrive in time order: each starts at or after the previous one's first slot.
         list.sort((a, b) => a.first - b.first);
-        const p = new Plan(3, H);
+        const p = new Plan(3);
         const model = [new Map<number, number>(), new Map<number, number>(), new Map<number, number>()];
         const lease = [0, 0, 0];
         for (const s of list) {

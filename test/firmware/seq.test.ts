@@ -117,7 +117,7 @@ describe("SeqStore", () => {
         const store: RecordStore = { load: () => saved, save: (d) => ((saved = d.slice()), 0) };
         const a = new SeqStore(store, STEP);
         // Jump the counter by accepting a reservation as if it had been saved by an earlier life.
-        (a as unknown as { next: number }).next = sent;
+        (a as unknown as { nextSeq: number }).nextSeq = sent;
         a.nextSend();
         a.acceptRecv(recv, true);
         const b = new SeqStore(store, STEP);

@@ -167,10 +167,6 @@ describe("Records: format and operations", () => {
     expect(open(flash).load()).toEqual(value(20, 20));
   });
 
-  it("a name longer than 26 characters is refused", () => {
-    expect(() => new Records(new SimFlash(), crc32, { name: "r".repeat(27), fileBytes: 128 })).toThrow();
-  });
-
   it("a record too big for one file is refused with REC_TOO_BIG and nothing written", () => {
     const flash = new SimFlash();
     const rec = open(flash);

@@ -4,7 +4,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  RELAY_CLOSED,
   RELAY_FUSE,
   RELAY_MIN_OFF,
   RELAY_MIN_ON,
@@ -49,7 +48,7 @@ function rig(channels: RelayChannel[], fuseLimitW: number) {
     clock: clock.boardClock(),
     open: (o) => pins.digitalOut(o),
     channels,
-    fuseLimitW,
+    fuseW: fuseLimitW,
     onRefused: (channel, on, code, retryAtMs) => refused.push({ channel, on, code, retryAtMs }),
   });
   return { clock, pins, relays, refused };
@@ -67,7 +66,7 @@ describe("Relays at boot", () => {
         return pins.digitalOut(o);
       },
       channels: [ch("D1", 100, 0, 0, true), ch("D2", 100), ch("D3", 100, 0, 0, true)],
-      fuseLimitW: 1000,
+      fuseW: 1000,
     });
     expect(opened).toEqual([
       { pin: "D1", value: 1 },
@@ -108,11 +107,11 @@ describe("Relays at boot", () => {
   it("counts boot as a switching: a channel on at boot stays on for minOnS", () => {
     const { clock, relays } = rig([ch("D1", 100, 20, 0, true)], 1000);
     expect(relays.isOn(0)).toBe(true);
-    expect(relays.loadW()).toBe(100);
+    expect(relays.onW).toBe(100);
     expect(relays.set(0, false)).toBe(RELAY_MIN_ON);
     clock.advance(20_000);
     expect(relays.set(0, false)).toBe(RELAY_OK);
-    expect(relays.loadW()).toBe(0);
+    expect(relays.onW).toBe(0);
   });
 
   // Relays does not check its options: the router builds it only from a
@@ -138,8 +137,8 @@ describe("Relays.set", () => {
     const { pins, relays } = rig([ch("D1", 500)], 1000);
     expect(relays.set(0, true)).toBe(RELAY_OK);
     expect(relays.isOn(0)).toBe(true);
-    expect(relays.loadW()).toBe(500);
-    expect(relays.switchings(0)).toBe(1);
+    expect(relays.onW).toBe(500);
+    expect(relays.switchCount[0]).toBe(1);
     expect(pins.transitions("D1").map((w) => w.level)).toEqual([0, 1]);
   });
 
@@ -147,7 +146,7 @@ describe("Relays.set", () => {
     const { pins, relays, refused } = rig([ch("D1", 500, 60, 60)], 1000);
     expect(relays.set(0, false)).toBe(RELAY_OK);
     expect(pins.writes("D1")).toHaveLength(1);
-    expect(relays.switchings(0)).toBe(0);
+    expect(relays.switchCount[0]).toBe(0);
     expect(refused).toEqual([]);
   });
 
@@ -180,17 +179,17 @@ describe("Relays.set", () => {
     expect(relays.set(1, true)).toBe(RELAY_FUSE);
     expect(pins.level("D2")).toBe(0);
     expect(relays.set(2, true)).toBe(RELAY_OK);
-    expect(relays.loadW()).toBe(4000);
+    expect(relays.onW).toBe(4000);
     expect(relays.set(0, false)).toBe(RELAY_OK);
     expect(relays.set(1, true)).toBe(RELAY_OK);
-    expect(relays.loadW()).toBe(3500);
+    expect(relays.onW).toBe(3500);
   });
 
   it("allows a load exactly at the fuse limit", () => {
     const { relays } = rig([ch("D1", 3000), ch("D2", 2000)], 5000);
     expect(relays.set(0, true)).toBe(RELAY_OK);
     expect(relays.set(1, true)).toBe(RELAY_OK);
-    expect(relays.loadW()).toBe(5000);
+    expect(relays.onW).toBe(5000);
   });
 
   it("reports a refused switch with its code and retry time, and counts it by code", () => {
@@ -227,7 +226,7 @@ describe("Relays.set", () => {
   });
 });
 
-describe("Relays.allOff and close", () => {
+describe("Relays.allOff", () => {
   it("allOff switches off every channel that may, and reports those held by minOnS", () => {
     const { clock, pins, relays, refused } = rig([ch("D1", 100, 10), ch("D2", 100, 120), ch("D3", 100)], 1000);
     relays.set(0, true);
@@ -239,17 +238,7 @@ describe("Relays.allOff and close", () => {
     expect(refused).toEqual([{ channel: 1, on: false, code: RELAY_MIN_ON, retryAtMs: 120_000 }]);
     clock.advance(60_000);
     expect(relays.allOff()).toBe(0);
-    expect(relays.loadW()).toBe(0);
-  });
-
-  it("after close a switch is refused as RELAY_CLOSED, without a callback or a write", () => {
-    const { pins, relays, refused } = rig([ch("D1", 100)], 1000);
-    relays.close();
-    expect(relays.set(0, true)).toBe(RELAY_CLOSED);
-    expect(relays.refusals(RELAY_CLOSED)).toBe(1);
-    expect(refused).toEqual([]);
-    expect(pins.writes("D1")).toHaveLength(1);
-    relays.close();
+    expect(relays.onW).toBe(0);
   });
 });
 
@@ -303,7 +292,7 @@ describe("Relays under random requests (property)", () => {
             if (pins.level(pinOf(i)) === 1) highW += config[i].ratedW;
           }
           expect(highW).toBeLessThanOrEqual(fuseLimitW);
-          expect(relays.loadW()).toBe(highW);
+          expect(relays.onW).toBe(highW);
         };
 
         checkPins();

@@ -91,10 +91,11 @@ describe("the device bundle on the Espruino stand-in", () => {
 
   it("boots from the configuration in flash and prints its banner", () => {
     expect(board.uncaught).toEqual([]);
-    expect(board.lines[0]).toBe(`sden-router ${bundle.version} on ${config.board}, router ${config.gridId}/${config.routerId} (config from ${CONFIG_FILE})`);
-    expect(board.lines).toContain(`fuse ${config.fuseLimitW} W, packet ${config.packetWh} Wh, slot ${config.slotMin} min, heartbeat ${config.heartbeatS} s, watchdog ${config.watchdogS} s`);
+    // The values first (board, ids, fuse, packet, slot, heartbeat, watchdog...), then a line per record.
+    const values = Object.fromEntries(Object.entries(config).filter(([, v]) => !Array.isArray(v)));
+    expect(board.lines[0]).toBe(`sden-router ${bundle.version} (config from ${CONFIG_FILE}) ${JSON.stringify(values)}`);
     const r = config.relays[2];
-    expect(board.lines).toContain(`relay 2 ${JSON.stringify(r)}`);
+    expect(board.lines).toContain(`relays 2 ${JSON.stringify(r)}`);
     expect(board.lines).toContain("boot 1; type R.status() for the state");
   });
 
@@ -151,7 +152,8 @@ describe("a simulated day of the device bundle against the embedded broker and t
 
   it("runs the bundle, not the sources, from the configuration the world flashed", () => {
     expect(w.router).toBeUndefined();
-    expect(w.board.lines[0]).toContain(`sden-router ${bundle.version} on ${w.config.board}`);
+    expect(w.board.lines[0]).toContain(`sden-router ${bundle.version} (config from`);
+    expect(w.board.lines[0]).toContain(`"board":"${w.config.board}"`);
     expect(w.board.lines[0]).toContain(`(config from ${CONFIG_FILE})`);
     expect(w.reflashes).toBe(1);
     expect(w.board.uncaught).toEqual([]);
