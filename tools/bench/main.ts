@@ -116,7 +116,9 @@ function powerCuts(days: number, cuts: number): void {
   const ms = performance.now() - t0;
   const wipes = board.flash.wipes;
   line("reliability", `${days} simulated days, ${cuts} power cuts (${boots - 1} reboots, ${wipes} store wipes)`, `${(ms / 1000).toFixed(1)} s`, "-");
-  line("reliability", `metered energy lost by the worst cut (save every ${config.meterSaveWh} Wh)`, `${worstLossWh} Wh`, `<= ${config.meterSaveWh} Wh per cut`, worstLossWh <= config.meterSaveWh);
+  // quality.md's bar for cuts is 0 accepted requests lost (test/integration/power-cuts.test.ts shows it);
+  // at most one save threshold of metered energy per cut is its goal, shown here without a verdict.
+  line("reliability", `metered energy lost by the worst cut (save every ${config.meterSaveWh} Wh)`, `${worstLossWh} Wh`, `- (goal <= ${config.meterSaveWh} Wh per cut)`);
   const trueWh = home.trueWh.reduce((a, b) => a + b, 0);
   line("reliability", "metered energy lost over all cuts, of all metered", `${totalLossWh} Wh`, `of ${Math.round(trueWh)} Wh`);
 }
