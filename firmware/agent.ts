@@ -263,8 +263,12 @@ export class Agent {
   // Fields declared without a value start undefined (no code): falsy until set.
   private declare batchTimer: number;
   private declare tickTimer: number;
-  /** The seq of this session's HELLO (undefined before one: no seq equals it). */
-  private declare helloSeq: number;
+  /**
+   * The seq of this session's HELLO; -1 before one went out, which no echo
+   * (an unsigned seq) equals, and which a heartbeat without an echo (its
+   * third item undefined) does not equal either.
+   */
+  private helloSeq = -1;
   private awaitingRestore: boolean;
   /**
    * The router cannot tell which seqs it used (no seq record, or the server
@@ -342,7 +346,7 @@ export class Agent {
     this.scratch = new Uint8Array(MAX_FRAME_BYTES);
     this.requests = this.rq = new RequestTable();
     this.plan = new Plan(n);
-    this.peer = new Peer(o.key, hal.system.sha256, false, this.lim, o.seq.recvLast);
+    this.peer = new Peer(o.key, hal.system.sha256, this.lim, o.seq.recvLast);
     // The state: the latest snapshot and the entries after it.
     const j = (this.journal = o.journal).load();
     if (j.snapshot) j.entries.unshift(j.snapshot);
@@ -350,7 +354,8 @@ export class Agent {
       const d = decodeCbor(j.entries[k], 5, 320);
       if (d.e === 0) this.applyEntry(d.v as CborValue[]);
     }
-    // A slot that was current when power went is closed at the next boundary, from the journaled baseline.
+    // The slot that was current when power went is not closed: the first
+    // slot boundary after boot starts metering afresh from the totals then.
     const topic = (this.topic = routerTopic(c.gridId, c.routerId, ""));
     this.lastTickMs = hal.clock.nowMs();
     this.wire(c.broker as BrokerConfig, c.gridId + "-" + c.routerId, topic);
@@ -685,13 +690,14 @@ export class Agent {
     const first = envSlot + (f[1] as number);
     const counts = f[2] as number[];
     const lease = envSlot + (f[3] as number);
-    // A copy (the frame's memory is the link's), in bytes: counts are at most the client's packets per slot (validateBody).
+    // In bytes, for the journal: counts are at most the client's packets per slot (validateBody).
     const bytes = new Uint8Array(counts);
     // A client the router does not know was refused by validateBody (E_CLIENT).
     let e = lease <= this.currentSlot() ? M.E_LEASE : 0;
     for (let k = 0; k < counts.length && !e; k++) {
       let w = this.ratedWOf[c - 1];
-      for (let o = 1; o <= this.clientCount; o++) if (o !== c && this.plan.at(o, first + k) > 0) w += this.ratedWOf[o - 1];
+      // Only the slots the schedule fills can go over the fuse.
+      for (let o = 1; counts[k] && o <= this.clientCount; o++) if (o !== c && this.plan.at(o, first + k) > 0) w += this.ratedWOf[o - 1];
       if (counts[k] && w > this.fuseW) e = M.E_FUSE;
     }
     if (e) {
@@ -949,9 +955,11 @@ export class Agent {
   }
 
   /**
-   * The state as one CBOR snapshot, or undefined when it does not encode. At
-   * most 32 requests + 16 plans of 144 slots + 144 acks: under 8 KB, and
-   * mostly far less, so a buffer of the usual size first.
+   * The state as one CBOR snapshot, or undefined when it does not encode.
+   * Mostly far under 2 KB, so a buffer of that size first; at most 8 KB. 16
+   * clients with most of a day of acks pending can take more (about 18 KB):
+   * then fold() says J_FULL and the router runs from memory until the acks
+   * are delivered.
    */
   private encodeSnapshot(): Uint8Array | undefined {
     const rq = this.rq;
@@ -981,7 +989,7 @@ export class Agent {
     const snap = this.encodeSnapshot();
     if (!snap) return J_FULL;
     try {
-      return this.journal.restore(snap, mark);
+      return this.journal.fold(snap, mark);
     } catch (e) {
       this.hal.console.print("journal: " + (e && (e as { message?: string }).message));
       return J_FULL;

@@ -26,8 +26,9 @@ export class Plan {
 
   /**
    * Packets planned for client id c in absolute slot s; 0 outside the plan
-   * or at/after the lease end, and for an unknown client (its from/to/lease
-   * read undefined, so every comparison is false).
+   * or at/after the lease end, and for a client id above the configuration's
+   * (its from/to/lease read undefined, so every comparison is false). Client
+   * ids start at 1: on 2v29 a typed array read at index -1 throws.
    */
   at(c: number, s: number): number {
     const i = c - 1;

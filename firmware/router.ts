@@ -155,7 +155,7 @@ export class Router {
   // the agent hold what they need in typed arrays, and parsed JSON costs
   // about 10 JsVars a record.
   readonly relays: Relays | undefined;
-  /** Set only when the configuration runs. */
+  /** Set only when the configuration runs: the marker of a running router (relays may be set on a board that then refused a meter pin). */
   readonly meter: PulseMeter | undefined;
   private readonly meterRecords: Records | undefined;
   readonly agent: Agent | undefined;
@@ -248,7 +248,8 @@ export class Router {
       return undefined;
     }
     const seqRecords = new Records(flash, hal.system.crc32, { name: SEQ_RECORDS, fileBytes: SEQ_RECORD_BYTES });
-    const noSeq = seqRecords.load() === undefined;
+    // seq is 0 exactly when the log holds no record (the constructor scanned it).
+    const noSeq = seqRecords.seq === 0;
     return new Agent({
       hal: hal,
       config: config,

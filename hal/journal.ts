@@ -22,7 +22,7 @@
 //               load() gives the old snapshot and entries; once it
 //               completes, the new snapshot alone; fold() throws if
 //               Storage lost the file)
-//   restore  as fold
+//   fold(snapshot, tag)  as fold (a restore: see below)
 //   load, seq, and calls that return J_TOO_BIG, J_FOLD or J_FULL: 0.
 //
 // Storage compaction is never started from here: fold() checks getFree()
@@ -44,8 +44,9 @@
 //   2. flash.compact() right away, then a done mark;
 //   3. at boot, the journal's last entry being the start mark, or a seq
 //      below the server's latest tag, means a cut compaction: the owner
-//      erases Storage entirely (Storage.eraseAll) and restore(backup, tag)
-//      starts the journal again, numbered after the tag.
+//      erases Storage entirely (Storage.eraseAll) and fold(backup, tag)
+//      starts the journal again, numbered after both the tag and its own
+//      last record, so a journal that lost records never numbers backwards.
 // test/hal/journal.test.ts checks this at every operation of compactions.
 //
 // Not handled: a snapshot that rots in flash (bad CRC without a power cut)
@@ -102,16 +103,6 @@ export class Journal extends RecordLog {
     const entries: Uint8Array[] = [];
     const b = this.scan(entries);
     return { snapshot: b && b.subarray(8, 8 + this.headBytes), entries: entries };
-  }
-
-  /**
-   * fold() for a state restored from a backup the server tagged with
-   * backupSeq (see the compaction notes above): the snapshot is numbered
-   * after both backupSeq and the journal's own last record, so a journal
-   * that lost records, or was wiped, never numbers backwards.
-   */
-  restore(snapshot: Uint8Array, backupSeq: number): number {
-    return this.fold(snapshot, backupSeq);
   }
 
   /**

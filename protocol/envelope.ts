@@ -146,11 +146,11 @@ export class Peer {
   reason: number;
 
   /**
-   * The router's view of the server: it takes down messages only (up:
-   * false, as no server uses a Peer), so that only their schemas
-   * (validateDown) go into the router's bundle.
+   * The router's view of the server: it takes down messages only (no
+   * server uses a Peer), so that only their schemas (validateDown) go into
+   * the router's bundle.
    */
-  constructor(key: Uint8Array, sha256: Sha256, _up: false, lim: Limits, lastSeq: number) {
+  constructor(key: Uint8Array, sha256: Sha256, lim: Limits, lastSeq: number) {
     this.key = key;
     this.sha256 = sha256;
     this.lim = lim;

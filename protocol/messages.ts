@@ -137,7 +137,6 @@ export const MAX_ITEMS = 32;
 const MAX_U16 = 0xffff;
 const MAX_U32 = 0xffffffff;
 
-
 /** What a receiver knows that bounds a body. */
 export interface Limits {
   /** Slots a plan covers (design: H, default 144). */

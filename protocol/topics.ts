@@ -27,8 +27,10 @@ export function isTopicId(s: string): boolean {
 
 /**
  * "sden/v1/<grid>/<router>/<leaf>", or "" when an id is not valid (the MQTT
- * encoders refuse ""). The device calls it with its leaf; the named
- * functions below are for the host side.
+ * encoders refuse ""). The device calls it once with an empty leaf and
+ * appends the leaves itself (firmware/agent.ts): keep them in step with the
+ * named functions below, which the host side uses (the integration tests
+ * talk to the router through them).
  */
 export function routerTopic(grid: string, router: string, leaf: string): string {
   return isTopicId(grid) && isTopicId(router) ? TOPIC_ROOT + grid + "/" + router + "/" + leaf : "";

@@ -535,10 +535,10 @@ describe("Journal: space and compaction", () => {
   it("restore numbers its snapshot after the backup's tag, so seq never goes back", () => {
     const flash = new SimFlash();
     const j = open(flash);
-    expect(j.restore(value(20, 1), 40)).toBe(J_OK);
+    expect(j.fold(value(20, 1), 40)).toBe(J_OK);
     expect(j.seq).toBe(41);
     expect(j.append(value(8, 2))).toBe(J_OK);
-    expect(j.restore(value(20, 3), 10)).toBe(J_OK); // a tag below the journal's own
+    expect(j.fold(value(20, 3), 10)).toBe(J_OK); // a tag below the journal's own
     expect(j.seq).toBe(43);
     expect(plain(open(flash).load())).toEqual(plain(folded(value(20, 3))));
     expect(open(flash).seq).toBe(43);
@@ -669,7 +669,7 @@ describe("Journal: power cuts in a compaction (outside the guarantees; how the o
         // Storage.eraseAll(), then the backup as a snapshot numbered after the tag.
         const fresh = smallFlash();
         const restored = open(fresh);
-        expect(restored.restore(value(50, tag), tag)).toBe(J_OK);
+        expect(restored.fold(value(50, tag), tag)).toBe(J_OK);
         expect(restored.append(COMPACT_DONE)).toBe(J_OK);
         fresh.powerCycle();
         expect(open(fresh).seq).toBe(tag + 2);
@@ -940,7 +940,7 @@ function runWithCuts(steps: RandomStep[]): void {
         compactions = 0;
         j = open(flash);
         const restored = value(12, seq);
-        expect(j.restore(restored, seq)).toBe(J_OK);
+        expect(j.fold(restored, seq)).toBe(J_OK);
         model = folded(restored);
         seq++;
       }

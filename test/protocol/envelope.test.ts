@@ -147,7 +147,7 @@ describe("what open refuses", () => {
 
 describe("Peer", () => {
   it("tells each refusal's reason and changes nothing else; accept() raises the bar", () => {
-    const p = new Peer(key, sha256, false, lim, 5);
+    const p = new Peer(key, sha256, lim, 5);
     expect(p.check(sealed(M.HEARTBEAT, 5, HB))).toBeNull();
     expect(p.reason).toBe(M.E_REPLAY);
     expect(p.check(sealed(M.HEARTBEAT, 9, HB, new Uint8Array(32)))).toBeNull();
@@ -165,7 +165,7 @@ describe("Peer", () => {
   });
 
   it("takes a frame that was overtaken (below the highest, inside the window) once, and nothing at or below the window's floor", () => {
-    const p = new Peer(key, sha256, false, lim, 100);
+    const p = new Peer(key, sha256, lim, 100);
     const take = (seq: number) => {
       const env = p.check(sealed(M.HEARTBEAT, seq, HB));
       if (env) p.accept(env.seq);
@@ -188,7 +188,7 @@ describe("Peer", () => {
   it("accepts each seq at most once and exactly those above the floor it has not seen, whatever the order (property, against a model)", () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 50 }), fc.array(fc.integer({ min: 0, max: 120 }), { maxLength: 80 }), (start, seqs) => {
-        const p = new Peer(key, sha256, false, lim, start);
+        const p = new Peer(key, sha256, lim, start);
         const taken = new Set<number>();
         let last = start;
         for (const seq of seqs) {
@@ -210,7 +210,7 @@ describe("Peer", () => {
 
   it("fuzz: 100,000 random and mutated frames are refused with a reason, never throw, never move lastSeq", () => {
     const seed = Number(process.env.ENVELOPE_FUZZ_SEED ?? 20261123);
-    const p = new Peer(key, sha256, false, lim, 1000);
+    const p = new Peer(key, sha256, lim, 1000);
     const good = EXAMPLES.filter((e) => !M.isUp(e.type)).map((e) => sealed(e.type, 2000, e.body));
     let n = 0, refused = 0;
     fc.assert(

@@ -79,7 +79,7 @@ function fuzz(runs: number): void {
     return f;
   });
   const mqtt = good.map((f, j) => encodePublish("sden/v1/g1/r0042/down", f, 1, j + 1, false, false));
-  const peer = new Peer(EXAMPLE_KEY, sha256, false, EXAMPLE_LIMITS, 4000);
+  const peer = new Peer(EXAMPLE_KEY, sha256, EXAMPLE_LIMITS, 4000);
   const mutate = (pool: Uint8Array[]) =>
     fc.oneof(
       fc.uint8Array({ maxLength: 80 }),

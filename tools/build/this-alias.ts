@@ -7,9 +7,9 @@
 //   - only non-arrow functions get an alias; arrow functions inside them
 //     see the same `this`, so their uses are rewritten too, and a nested
 //     non-arrow function keeps its own `this`;
-//   - the alias is a name that appears nowhere inside the function (no
-//     variable, parameter, property or label of that name), so it shadows
-//     nothing the function reads;
+//   - the alias is a name that no identifier inside the function has (no
+//     variable or parameter of that name), so it shadows nothing the
+//     function reads;
 //   - the bundle has no derived classes (a `this` before super() would
 //     throw): the pass refuses a bundle with `super`.
 // On the board the alias is one more local per call, gone when it returns.
