@@ -21,14 +21,27 @@
 // router sends the server a BACKUP of what a wipe would lose, and compacts
 // only when STORED echoes it with nothing journaled since. A router whose
 // store is empty asks the server to RESTORE it.
+//
+// Connectivity (design section 3, firmware/connectivity.ts): boot, online,
+// failsafe, local. The states change what runs only through the plan: in
+// boot and failsafe the cached schedule runs until its lease ends (in boot
+// only once the time is known), and nothing new is admitted. A request
+// from the household is still taken in every state: journaled and pending,
+// sent to the server whenever it can hear (then with the rest), and never
+// dropped; in local the local server may admit it. An emergency is sent
+// like any message, when the server can hear. A heartbeat that ends an
+// outage on a connection that stayed up is answered with a HELLO, whose
+// answer brings the fresh schedules that take the router back online.
 
 import type { Hal } from "../hal/types";
 import type { Relays } from "../hal/relays";
 import type { PulseMeter } from "./meter";
-import { CLIENT_KINDS, DEFAULT_TELEMETRY_S, METER_ROLES, type BrokerConfig, type RouterConfig } from "./config";
+import { CLIENT_KINDS, DEFAULT_FAILSAFE_MISSED, DEFAULT_LOCAL_AFTER_S, DEFAULT_TELEMETRY_S, METER_ROLES, type BrokerConfig, type RouterConfig } from "./config";
+import { CS_LOCAL, CS_ONLINE, Connectivity, connName } from "./connectivity";
 import type { SeqStore } from "./seq";
 import { J_FOLD, J_FULL, J_OK, Journal } from "../hal/journal";
 import { Link } from "./link";
+import { LocalScheduler } from "./local";
 import { HORIZON, MAX_PER_SLOT, Plan } from "./plan";
 import {
   ESCALATE_AFTER,
@@ -119,6 +132,12 @@ const OP_RUN = 6;
  * restored from the server, which holds the backup made just before.
  */
 export const OP_COMPACT = 7;
+/** A decision of the local server, kept for the report to the cloud (LOCAL_REPORT): [OP_LOCAL, id, client, outcome (M.LR_*), packets]. */
+const OP_LOCAL = 8;
+/** The local report reached the broker: [OP_REPORTED]. */
+const OP_REPORTED = 9;
+/** Slots a local plan is leased for (made again every slot while the router is local): after a reboot it runs at most this long. */
+const LOCAL_LEASE = 6;
 /** A flag file written just before a Storage compaction and erased after it (firmware/router.ts looks for it at boot). */
 export const COMPACT_FLAG = "sden.cmp";
 
@@ -158,7 +177,7 @@ export interface RequestAnswer {
   code: number;
 }
 
-function ascii(s: string): Uint8Array {
+export function ascii(s: string): Uint8Array {
   const b = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);
   return b;
@@ -189,6 +208,8 @@ export interface AgentOptions {
   seqUnknown: boolean;
   /** The journal in flash (opened by the router, which looked at it first for a cut compaction). */
   journal: Journal;
+  /** Clients the server may know from before an unpairing (firmware/pairing.ts): the ids above the configuration's are reported unpaired after HELLO. */
+  knownClients?: number;
 }
 
 /** Counters for the simulator and the tests. */
@@ -296,12 +317,32 @@ export class Agent {
   private declare answered: boolean;
   /** Clients whose pairing report the link has taken this boot: the server must know a client before its requests. */
   private paired = 0;
+  /** The local server (firmware/local.ts): its forecasts learn from every slot the router meters. */
+  private readonly ls: LocalScheduler;
+  /** Its decisions to report when the cloud is back: [id, client, outcome (M.LR_*), packets, ...]. */
+  private lr: number[] = [];
+  /** The slot of the last local plan; whether one ran since the last reconciliation; the link's id of the report in flight. */
+  private localAt = 0;
+  private declare localRan: boolean;
+  private declare reportId: number;
+  /** R.island(): the grid is down (no import). (R.local(), localOnly: connectivity.only.) */
+  private declare islanded: boolean;
+  /** R.battery(): the home battery's stored Wh, power W and reserve Wh (0: no battery). */
+  private readonly batt = new Float64Array(3);
+  /** Pairing reports after HELLO: a client's, or [id, 0] above clientCount. */
+  private readonly reports: number;
+  /** The connectivity state (firmware/connectivity.ts), and its transitions already noted (noteConn). */
+  readonly connectivity: Connectivity;
+  private connN = 0;
+  /** Import the local server may plan for, W (config importW). */
+  readonly importW: number;
 
   constructor(o: AgentOptions) {
     const hal = (this.hal = o.hal);
     const c = o.config;
     const cl = c.clients || [];
     const n = (this.clientCount = cl.length);
+    this.reports = Math.max(n, o.knownClients || 0);
     this.relayBank = o.relays;
     this.pulseMeter = o.meter;
     this.seq = o.seq;
@@ -316,6 +357,9 @@ export class Agent {
     this.fuseW = c.fuseLimitW;
     this.heartbeatPeriodS = c.heartbeatS;
     this.telemetryPeriodS = c.telemetryS || DEFAULT_TELEMETRY_S;
+    // validateConfig checked the ranges: 0 is not a valid value of either, so || only fills in absent ones.
+    this.connectivity = new Connectivity(c.heartbeatS * (c.failsafeMissed || DEFAULT_FAILSAFE_MISSED), c.localAfterS || DEFAULT_LOCAL_AFTER_S, c.localOnly as boolean, this.upS());
+    this.importW = c.importW === undefined ? c.fuseLimitW : c.importW;
     this.relayOf = new Int8Array(n);
     this.meterOf = new Int8Array(n);
     this.kindOf = new Uint8Array(n);
@@ -346,6 +390,7 @@ export class Agent {
     this.scratch = new Uint8Array(MAX_FRAME_BYTES);
     this.requests = this.rq = new RequestTable();
     this.plan = new Plan(n);
+    this.ls = new LocalScheduler(n, this.ratedWOf, this.prioOf, maxPerSlot, c.slotMin, c.packetWh, c.fuseLimitW);
     this.peer = new Peer(o.key, hal.system.sha256, this.lim, o.seq.recvLast);
     // The state: the latest snapshot and the entries after it.
     const j = (this.journal = o.journal).load();
@@ -382,6 +427,8 @@ export class Agent {
       host: b.host,
       port: b.port,
       clientId: clientId,
+      user: b.user,
+      password: b.password,
       keepAliveS: b.keepAliveS,
       will: { topic: status, payload: ascii(STATUS_OFFLINE) },
       online: { topic: status, payload: ascii("online") },
@@ -396,6 +443,7 @@ export class Agent {
       onState: (up) => this.onLink(up),
       // The broker took a message: when it is a pending ack, that ack is done.
       onAcked: (id) => {
+        if (id === this.reportId) this.commit([OP_REPORTED], true);
         const q = this.ackQueue;
         for (let k = 0; k < q.length; k++) {
           if (q[k][3] === id) {
@@ -410,7 +458,36 @@ export class Agent {
 
   /** Unix s of the server's time, or NaN before the first heartbeat. */
   nowS(): number {
-    return this.hal.clock.nowMs() / 1000 + this.offsetS;
+    return this.upS() + this.offsetS;
+  }
+
+  /** Seconds of the board's clock (the connectivity periods run on it, not on the server's time). */
+  upS(): number {
+    return this.hal.clock.nowMs() / 1000;
+  }
+
+  /**
+   * R.local(on): act as local server even when the server is there (on),
+   * or again only when it is gone. Until the next boot; the config's
+   * localOnly is the lasting switch. The state it leaves.
+   */
+  setLocal(on: boolean): string {
+    this.connectivity.setLocal(!!on, this.upS());
+    this.noteConn();
+    return connName(this.connectivity.st);
+  }
+
+  /**
+   * After every event of the connectivity state: a transition is printed
+   * and told to the server in telemetry as soon as it can hear. (The local
+   * server starts and stops on this.connectivity.st.)
+   */
+  private noteConn(): void {
+    const k = this.connectivity;
+    if (k.n === this.connN) return;
+    this.connN = k.n;
+    this.lastTelemetryS = NaN;
+    this.hal.console.print("conn " + connName(k.st) + ": " + connName(k.why, true));
   }
 
   /** The current absolute slot (0 before the time is known). */
@@ -502,6 +579,7 @@ export class Agent {
 
   /** Sends every pending request not yet sent (or sent long ago) in one REQUEST. */
   private sendRequests(): void {
+    if (this.connectivity.st === CS_LOCAL) return this.localPlan();
     if (!this.ready() || this.paired < this.clientCount) return;
     const now = this.currentSlot();
     const nowS = Math.floor(this.nowS());
@@ -571,7 +649,7 @@ export class Agent {
 
   private onLink(up: boolean): void {
     this.answered = false;
-    if (!up) return;
+    if (!up) return this.connectivity.linkDown();
     // Every session starts with HELLO; its echo in a heartbeat is the proof
     // of freshness the clock waits for.
     this.helloAtMs = this.hal.clock.nowMs();
@@ -588,11 +666,12 @@ export class Agent {
     if (!this.ready()) return;
     // The server learns the clients from pairing reports (repeats are harmless).
     // A report the link refuses (its queue full) goes at a later tick, and requests wait for it.
-    for (let i = this.paired; i < this.clientCount; i++) {
-      if (!this.send(M.PAIRING, [i + 1, this.kindOf[i], this.relayOf[i], this.meterOf[i] >= 0 ? this.meterOf[i] : null, this.ratedWOf[i], this.prioOf[i], this.names[i]])) return;
+    for (let i = this.paired; i < this.reports; i++) {
+      if (!this.send(M.PAIRING, i < this.clientCount ? [i + 1, this.kindOf[i], this.relayOf[i], this.meterOf[i] >= 0 ? this.meterOf[i] : null, this.ratedWOf[i], this.prioOf[i], this.names[i]] : [i + 1, 0])) return;
       this.paired = i + 1;
     }
-    this.sendRequests();
+    if (!this.connectivity.only && (this.localRan || this.lr.length)) this.reconcile();
+    else this.sendRequests();
     // Acks the link still holds are resent by it (DUP); the rest go now.
     this.sendDue();
   }
@@ -650,6 +729,11 @@ export class Agent {
       if (first || (newest && (offset > this.offsetS || this.offsetS - offset > this.slotS))) this.offsetS = offset;
       if (first) this.tick();
       if (echo) this.resendAll();
+      // A heartbeat that ends an outage, the connection having stayed up: a
+      // HELLO, so that the server sends the fresh schedules the way back
+      // needs (an echo is the answer to one; an overtaken heartbeat is old).
+      if ((newest || echo) && this.connectivity.heartbeat(this.upS()) && !echo && this.answered) this.onLink(true);
+      this.noteConn();
       return;
     }
     const envSlot = Math.floor(env.time / this.slotS);
@@ -659,13 +743,7 @@ export class Agent {
       const rq = this.rq;
       for (let k = 0; k < f.length; k += reject ? 3 : 1) {
         const row = rq.find(f[k] as number);
-        if (row < 0 || !(((reject ? B_PENDING : B_PENDING | (1 << RQ_REJECTED)) >> rq.get(row, F_STATE)) & 1)) continue;
-        if (reject) {
-          this.counters.rejected++;
-          rq.set(row, F_REJECTS, rq.get(row, F_REJECTS) + 1);
-          rq.set(row, F_RETRY_AT, Math.floor(this.nowS()) + (f[k + 2] as number));
-        } else this.counters.accepted++;
-        this.setState(row, reject ? RQ_REJECTED : RQ_ACCEPTED);
+        if (row >= 0 && (((reject ? B_PENDING : B_PENDING | (1 << RQ_REJECTED)) >> rq.get(row, F_STATE)) & 1)) this.decide(row, reject, f[k + 2] as number);
       }
     } else if (t === M.SCHEDULE) this.onSchedule(n, f, envSlot);
     else if (t === M.STORED) this.onStored(f[0] as number);
@@ -673,9 +751,21 @@ export class Agent {
     else if (t === M.NACK_DOWN && f[1] === M.REQUEST) this.counters.rejected++;
   }
 
+  /** The server's verdict on a request (or the local server's): rejected, to retry after retryS, or accepted. */
+  private decide(row: number, reject: boolean, retryS: number): void {
+    const rq = this.rq;
+    if (reject) {
+      this.counters.rejected++;
+      rq.set(row, F_REJECTS, rq.get(row, F_REJECTS) + 1);
+      rq.set(row, F_RETRY_AT, Math.floor(this.nowS()) + retryS);
+    } else this.counters.accepted++;
+    this.setState(row, reject ? RQ_REJECTED : RQ_ACCEPTED);
+  }
+
   /** A request's state changes: journaled, then counted; a final state frees its row. */
   private setState(row: number, state: number): void {
     const rq = this.rq;
+    if (state >= RQ_DELIVERED && (this.connectivity.st === CS_LOCAL || this.lrAt(rq.get(row, F_ID)) >= 0)) this.logLocal(row, state === RQ_DELIVERED ? M.LR_DELIVERED : M.LR_EXPIRED);
     this.commit(rq.fields(row, [OP_STATE, rq.get(row, F_ID), state], F_RETRY_AT), true);
     if (state === RQ_DELIVERED) this.counters.delivered++;
     if (state === RQ_EXPIRED) this.counters.expired++;
@@ -707,8 +797,139 @@ export class Agent {
     }
     if (!this.commit([OP_SCHEDULE, c, first, lease, bytes], false)) return;
     this.counters.schedules++;
+    this.connectivity.schedule(this.upS());
+    this.noteConn();
     for (let i = 0; i < MAX_REQUESTS; i++) if (this.rq.is(i, c, B_ACCEPTED | B_PENDING)) this.setState(i, RQ_SCHEDULED);
     this.applyRelays();
+  }
+
+  // ---- the local server (design sections 1-3; docs/protocol.md, "Local server and reconciliation")
+
+  /**
+   * Admits, classifies and allocates every open request on the household's
+   * own PV, battery and import allowance (firmware/local.ts), then runs the
+   * result as it runs a schedule, through the relay safety layer. Each
+   * verdict on a pending request is journaled before it is acted on, and
+   * kept for the report to the cloud.
+   */
+  private localPlan(): void {
+    const s = this.curSlot;
+    if (!s) return;
+    this.localAt = s;
+    this.localRan = true;
+    const L = this.ls;
+    const rq = this.rq;
+    const b = this.batt;
+    const p = this.plan;
+    L.reallocate(rq, s, HORIZON, b[0], b[2], b[1], this.islanded ? 0 : this.importW);
+    for (let i = 0; i < MAX_REQUESTS; i++) {
+      if (rq.get(i, F_STATE) !== RQ_PENDING) continue;
+      const no = L.reason[i] > 0;
+      this.logLocal(i, no ? M.LR_REFUSED : M.LR_ADMITTED);
+      this.decide(i, no, 3 * this.slotS);
+    }
+    // The plan itself is not journaled (it is made again from the requests,
+    // which are): a long outage would fill flash that cannot be compacted
+    // until the server holds a backup. A snapshot keeps it under its lease.
+    for (let c = 1; c <= this.clientCount; c++) p.set(c, s, L.row(c), s + LOCAL_LEASE);
+    for (let i = 0; i < MAX_REQUESTS; i++) if (rq.get(i, F_STATE) === RQ_ACCEPTED) this.setState(i, RQ_SCHEDULED);
+    this.applyRelays();
+  }
+
+  /** Packets delivered so far to the request in row (a program's: the packets of the slots it ran). */
+  private donePackets(row: number): number {
+    const rq = this.rq;
+    const p = rq.profiles[row];
+    let n = rq.get(row, F_DONE);
+    if (p) {
+      const slots = n;
+      n = 0;
+      for (let k = 0; k < slots && k < p.length; k++) n += p[k];
+    }
+    return n;
+  }
+
+  /** Keeps a decision of the local server for the report, journaled: the request in row and its outcome. */
+  private logLocal(row: number, outcome: number): void {
+    const rq = this.rq;
+    this.commit([OP_LOCAL, rq.get(row, F_ID), rq.get(row, F_CLIENT), outcome, this.donePackets(row)], true);
+  }
+
+  /** The index in lr of request id's entry, or -1. */
+  private lrAt(id: number): number {
+    for (let k = 0; k < this.lr.length; k += 4) if (this.lr[k] === id) return k;
+    return -1;
+  }
+
+  /**
+   * The cloud answered HELLO after a local period: what the local server
+   * decided goes to it (LOCAL_REPORT), then every open request, asking for
+   * what it still needs from now; the local plan ends with the current
+   * slot, and the server's fresh schedules take over. A program that runs
+   * goes on to its end (runId) whatever they say.
+   */
+  private reconcile(): void {
+    const rq = this.rq;
+    const lr = this.lr;
+    const now = this.curSlot;
+    const run = this.runId;
+    const body: number[] = [];
+    // Four numbers an entry, as in body: at most MAX_ITEMS of them.
+    for (let k = 0; k < lr.length && k < 4 * M.MAX_ITEMS; k += 4) {
+      const row = rq.find(lr[k]);
+      const open = row >= 0 && rq.get(row, F_STATE) < RQ_DELIVERED;
+      body.push(lr[k], lr[k + 1], open && run[lr[k + 1] - 1] === lr[k] ? M.LR_RUNNING : lr[k + 2], open ? this.donePackets(row) : lr[k + 3]);
+    }
+    if (body.length) this.reportId = this.send(M.LOCAL_REPORT, body);
+    this.localRan = false;
+    this.localAt = now;
+    const nowS = Math.floor(this.nowS());
+    const items: CborValue[][] = [];
+    for (let i = 0; i < MAX_REQUESTS && items.length < M.MAX_ITEMS; i++) {
+      const st = rq.get(i, F_STATE);
+      const running = run[rq.get(i, F_CLIENT) - 1] === rq.get(i, F_ID);
+      if (!st || st >= RQ_DELIVERED || (rq.get(i, F_END) <= now && !running)) continue;
+      const it = rq.item(i, now) as number[];
+      const span = it[4] - it[3];
+      let ok: boolean;
+      // What fits what is left of its window (a program that runs may go on past its end).
+      if (it[2] === M.KIND_PROFILE) {
+        const rest = it[5] as unknown as number[];
+        if (running) it[4] = Math.max(it[4], rest.length);
+        let sum = 0;
+        for (let k = 0; k < rest.length; k++) sum += rest[k];
+        ok = sum > 0 && rest.length <= it[4] - it[3];
+      } else {
+        if (it[2] === M.KIND_THERMAL) it[6] = Math.min(it[6], span);
+        ok = (it[5] = Math.min(it[5], it[it.length - 1] * (it[2] === M.KIND_THERMAL ? it[6] : span))) > 0;
+      }
+      if (!ok) continue;
+      items.push(it);
+      rq.set(i, F_SENT, nowS);
+      if (!running) this.setState(i, RQ_PENDING);
+    }
+    if (items.length) this.send(M.REQUEST, items);
+    const lease = this.plan.lease;
+    for (let i = 0; i < this.clientCount; i++) lease[i] = Math.min(lease[i], now + 1);
+  }
+
+  /**
+   * R.island(on): the grid is down (on): the router acts as local server
+   * with no import, whatever the cloud does; off: back to the cloud when it
+   * is there. The state it leaves.
+   */
+  island(on: boolean): string {
+    this.islanded = !!on;
+    this.localAt = 0;
+    return this.setLocal(on);
+  }
+
+  /** R.battery(socWh, maxW, reserveWh): the home battery's state, for the local server (an inverter's integration tells it). */
+  battery(socWh: number, maxW: number, reserveWh: number): void {
+    const b = this.batt;
+    b[0] = socWh > 0 ? socWh : 0;
+    b[1] = maxW > 0 ? maxW : 0;
+    b[2] = reserveWh > 0 ? reserveWh : 0;
   }
 
   // ---- time, slots, relays, metering
@@ -720,10 +941,13 @@ export class Agent {
     for (let i = 0; i < this.clientCount; i++) if (this.relayBank.isOn(this.relayOf[i])) this.onMs[i] += dt;
     // A HELLO whose answer was lost is sent again after two heartbeat periods.
     if (this.link.isUp() && !this.answered && nowMs - this.helloAtMs > 2000 * this.heartbeatPeriodS) this.onLink(true);
-    if (this.paired < this.clientCount) this.resendAll();
+    if (this.paired < this.reports) this.resendAll();
+    this.connectivity.tick(nowMs / 1000);
+    this.noteConn();
     // The slot is 0 while the time is unknown.
     const s = this.currentSlot();
     if (s > this.curSlot) this.newSlot(s);
+    if (this.connectivity.st === CS_LOCAL && this.localAt !== this.curSlot) this.localPlan();
     this.sendDue();
     this.applyRelays();
     // Said once, on the console, when flash starts refusing saves, and when it takes them again.
@@ -757,10 +981,13 @@ export class Agent {
       // What is left after the sub-metered clients, for the others and the baseload.
       let rest = 0;
       let meteredUse = false;
+      // Per role too, for the local server's forecasts: the main meter, PV and what the clients took.
+      const byRole = [0, 0, 0, 0];
       for (let i = 0; i < now.length; i++) {
         const role = this.meterRole[i];
         d.push(now[i] - (this.baseline[i] || 0));
         rest += role === 1 ? -d[i] : role < 3 ? d[i] : 0;
+        byRole[role] += d[i];
         if (!role) meteredUse = true;
       }
       // Wh of the unmetered clients at rated power for their on-time.
@@ -773,6 +1000,7 @@ export class Agent {
       if (!unmetered && meteredUse) this.baseloadWh = base = base < 0 ? rest : Math.round((3 * base + rest) / 4);
       const shareable = Math.max(0, rest - Math.max(0, base));
       const body: number[] = [];
+      let took = 0;
       for (let c = 1; c <= this.clientCount; c++) {
         const m = this.meterOf[c - 1];
         const e = (this.onMs[c - 1] * this.ratedWOf[c - 1]) / 3600000;
@@ -781,8 +1009,10 @@ export class Agent {
         if (!this.plan.at(c, end) && !w && !this.runId[c - 1]) continue;
         const packets = Math.min(this.lim.maxPerSlot[c], Math.round(w / this.whPerPacket));
         body.push(c, packets, w);
+        took += w;
         this.credit(c, packets);
       }
+      this.ls.record(end, byRole[0], byRole[1], byRole[2], took);
       // Its ack (when the body has deliveries) goes at once: tick() calls sendDue() next.
       this.commit([OP_SLOT, end, (end + 1) * this.slotS, now, body], true);
     } else this.baseline = now;
@@ -832,7 +1062,8 @@ export class Agent {
     const nowS = this.nowS();
     if (!(nowS - this.lastTelemetryS < this.telemetryPeriodS)) {
       this.lastTelemetryS = nowS;
-      this.send(M.TELEMETRY, [this.pulseMeter.bootCount].concat(this.totals()));
+      // The connectivity state last: [state, why, seconds in it].
+      this.send(M.TELEMETRY, [this.pulseMeter.bootCount as CborValue].concat(this.totals(), [this.connectivity.report(this.upS())]));
     }
   }
 
@@ -973,6 +1204,7 @@ export class Agent {
     }
     const q = this.ackQueue;
     for (let k = 0; k < q.length; k++) e.push([OP_SLOT, q[k][0], q[k][1], null, q[k][2]]);
+    for (let k = 0; k < this.lr.length; k += 4) e.push([OP_LOCAL as CborValue].concat(this.lr.slice(k, k + 4)));
     const snap = [OP_SNAPSHOT, rq.lastId, this.baseline, e];
     let buf = new Uint8Array(2048);
     let n = encodeCbor(snap, buf, 0, 5);
@@ -1027,6 +1259,17 @@ export class Agent {
       q.push([c, f[2], f[4], 0]);
     } else if (op === OP_ACKED) {
       for (let k = 0; k < q.length; k++) if (q[k][0] === c) q.splice(k--, 1);
+    } else if (op === OP_LOCAL) {
+      // One entry per request, its latest outcome; the oldest goes when full.
+      const lr = this.lr;
+      let k = this.lrAt(c);
+      if (k < 0) {
+        if (lr.length >= 4 * MAX_REQUESTS) lr.splice(0, 4);
+        k = lr.length;
+      }
+      for (let j = 0; j < 4; j++) lr[k + j] = f[1 + j] as number;
+    } else if (op === OP_REPORTED) {
+      this.lr = [];
     } else if (op === OP_RUN) {
       // As for OP_SCHEDULE.
       this.runId[c - 1] = f[2] as number;
@@ -1094,6 +1337,9 @@ export class Agent {
     if (this.fold(0) === J_OK) this.flashFull = false;
     this.pulseMeter.flush();
     flash.erase(COMPACT_FLAG);
+    // Schedules that came while flash was full were refused: after an outage
+    // a HELLO brings fresh ones, which take the router back online.
+    if (this.connectivity.st !== CS_ONLINE) this.onLink(true);
   }
 
   private onRestore(f: CborValue[], envSlot: number): void {
@@ -1128,8 +1374,12 @@ export class Agent {
   }
 
   /** Status for R.status(). */
-  summary(): { link: string; time: number; slot: number; requests: number; pendingAcks: number; flashFull: boolean } {
+  summary(): { link: string; time: number; slot: number; requests: number; pendingAcks: number; flashFull: boolean; conn: string; connWhy: string; connForS: number } {
+    const k = this.connectivity;
     return {
+      conn: connName(k.st),
+      connWhy: connName(k.why, true),
+      connForS: Math.floor(this.upS() - k.sinceS),
       link: this.link.isUp() ? (this.seqUnknown ? "restoring" : this.curSlot ? "online" : "waiting for time") : "offline",
       time: Math.floor(this.nowS()) || 0,
       slot: this.curSlot,

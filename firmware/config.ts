@@ -64,6 +64,9 @@ export interface BrokerConfig {
   host: string;
   port: number;
   keepAliveS: number;
+  /** The broker user and password: not in the configuration, but from the flasher's sden.net (firmware/router.ts). */
+  user?: string;
+  password?: string;
 }
 
 export interface RouterConfig {
@@ -90,12 +93,25 @@ export interface RouterConfig {
   broker?: BrokerConfig;
   /** Telemetry period (optional: 900 s). */
   telemetryS?: number;
+  /** The flasher's section of flash.config.json (tools/flash/flash.schema.json); never on the board. */
+  flash?: unknown;
+  /** Heartbeat periods missed before failsafe (optional: 2; design section 3). */
+  failsafeMissed?: number;
+  /** Time in failsafe before the router acts as local server (optional: 900 s). */
+  localAfterS?: number;
+  /** Act as local server even when the server is there (optional: false). */
+  localOnly?: boolean;
+  /** Import the local server may plan for, 0 to fuseLimitW (optional: fuseLimitW). */
+  importW?: number;
 }
 
 /** Meter roles and client kinds; firmware/agent.ts uses their indexes. */
 export const METER_ROLES = ["import", "export", "pv", "sub"];
 export const CLIENT_KINDS = ["profile", "energy", "thermal"];
 export const DEFAULT_TELEMETRY_S = 900;
+/** Defaults of the connectivity fields (design section 3; EEBus LPC: failsafe after 120 s without a heartbeat). */
+export const DEFAULT_FAILSAFE_MISSED = 2;
+export const DEFAULT_LOCAL_AFTER_S = 900;
 
 /** What a name or id may hold: the topic id rule of protocol/topics.ts. */
 const ID = " letters, digits, '-' or '_'";
@@ -195,6 +211,8 @@ export function validateConfig(c: unknown): string[] {
   const subs = [-1];
   checkRecord(p, c, "", {
     board: [["ESP32", "ESPRUINO_WIFI", "NRF52"]],
+    // The flasher's own section of flash.config.json (tools/flash checks it); the build and the flasher leave it out of the board's copy.
+    flash: [() => 1, ""],
     gridId: id,
     routerId: id,
     fuseLimitW: [100, 100000, "W"],
@@ -209,6 +227,10 @@ export function validateConfig(c: unknown): string[] {
     clients: [],
     broker: [],
     telemetryS: [60, 86400, "s", 1],
+    failsafeMissed: [1, 10, "heartbeats", 1],
+    localAfterS: [60, 86400, "s", 1],
+    localOnly: [(v: unknown) => v === undefined || typeof v === "boolean", "true or false"],
+    importW: [0, isInt(c.fuseLimitW) ? c.fuseLimitW : 100000, "W", 1],
   });
   checkList(p, c, "relays", 16, (r, i) => {
     lastRelay = i;

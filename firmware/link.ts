@@ -52,6 +52,9 @@ export interface LinkOptions {
   port: number;
   /** ASCII, not empty (a persistent session needs an id [MQTT-3.1.3-7]). */
   clientId: string;
+  /** The broker user and password (ASCII), when the broker asks for them (the flasher's sden.net). */
+  user?: string;
+  password?: string;
   /** 1..65535 s: a PINGREQ when nothing was sent (or heard) for this long. */
   keepAliveS: number;
   /** Last will, QoS 1, retained: e.g. the status topic with "offline". */
@@ -189,7 +192,7 @@ export class Link {
     this.counts = new Uint32Array(LINK_PUB_REFUSED + 1);
     this.parser = new MqttParser(o.maxFrameBytes);
     this.q = [];
-    this.connectFrame = encodeConnect(o.clientId, o.keepAliveS, o.will.topic, o.will.payload);
+    this.connectFrame = encodeConnect(o.clientId, o.keepAliveS, o.will.topic, o.will.payload, o.user, o.password);
     // Whatever goes out after every CONNACK must encode, or the session could
     // never work. (The encoders check the ids, topics and keep-alive range.)
     // The numbers are the caller's to keep in their ranges (LinkOptions):

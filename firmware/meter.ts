@@ -155,6 +155,11 @@ export class PulseMeter {
     return this.rec[2];
   }
 
+  /** Clock ms of the rising edge of input i's last counted pulse, -1 when none since boot (R.pulses). */
+  lastPulseMs(i: number): number {
+    return this.pulseMs[2 * i];
+  }
+
   /** Energy counted on input i since the record began, in whole Wh. */
   wh(i: number): number {
     return this.rec[4 + 3 * i];

@@ -10,6 +10,9 @@ import { PulseMeter } from "./meter";
 import type { MeterReading } from "./meter";
 import { validateConfig } from "./config";
 import type { RouterConfig } from "./config";
+import { CONFIG_FILE, PAIR_RECORDS, PASSWORD_RECORDS, bytesToString, clients, identify, loadConfig, pair, password, passwordRecords, pulses, unpair, withConfig } from "./pairing";
+import type { ClientSpec } from "./pairing";
+export { CONFIG_FILE, parseDefaults } from "./pairing";
 import { Agent, COMPACT_FLAG, JOURNAL_FILE_BYTES, JOURNAL_NAME, OP_COMPACT } from "./agent";
 import type { RequestAnswer, RequestSpec } from "./agent";
 export type { RequestAnswer, RequestSpec } from "./agent";
@@ -17,8 +20,6 @@ import { Journal } from "../hal/journal";
 import { SeqStore } from "./seq";
 import { RQ_STATE_NAMES, F_CLIENT, F_DONE, F_EARLIEST, F_END, F_ID, F_STATE, MAX_REQUESTS } from "./requests";
 
-/** The Storage file holding the board's configuration (written by the flasher). */
-export const CONFIG_FILE = "sden.cfg";
 /** The crash-safe record log holding the meter totals. */
 export const METER_RECORDS = "sden.mtr";
 export const METER_RECORD_BYTES = 4096;
@@ -29,6 +30,11 @@ export const SEQ_RECORD_BYTES = 1024;
 const SEQ_STEP = 64;
 /** The Storage file holding the router's key (16-64 raw bytes), written by the flasher. */
 export const KEY_FILE = "sden.key";
+/**
+ * The Storage file of network secrets, written by the flasher as JSON:
+ * s WiFi network, p its password (hal/espruino joins it), u broker user, b broker password.
+ */
+export const NET_FILE = "sden.net";
 /** How often the watchdog is kicked, as a share of its timeout. */
 const KICKS_PER_TIMEOUT = 3;
 /** How often flash space is looked after. */
@@ -70,34 +76,10 @@ export interface RouterStatus {
   requests: number;
   pendingAcks: number;
   flashFull: boolean;
-}
-
-/**
- * The baked-in configuration from its JSON text, where a list of records
- * may come as one list of keys and then a row of values per record.
- */
-export function parseDefaults(text: string): unknown {
-  const c = JSON.parse(text);
-  for (const k in c) {
-    const l = c[k];
-    const keys = l instanceof Array && l[0];
-    if (keys instanceof Array) {
-      // Each record takes the place before its row.
-      for (let j = 1; j < l.length; j++) {
-        const o: { [k: string]: unknown } = {};
-        for (let i = 0; i < keys.length; i++) o[keys[i]] = l[j][i];
-        l[j - 1] = o;
-      }
-      l.pop();
-    }
-  }
-  return c;
-}
-
-function bytesToString(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return s;
+  /** The connectivity state (boot, online, failsafe or local; absent without a server link), why it was entered, and for how long (s). */
+  conn?: string;
+  connWhy?: string;
+  connForS?: number;
 }
 
 /**
@@ -114,7 +96,8 @@ function recoverCutCompaction(hal: Hal, journal: Journal): boolean {
     const e = journal.load().entries;
     if (!e.length || e[e.length - 1][1] !== OP_COMPACT) return false;
   }
-  const names = [CONFIG_FILE, KEY_FILE];
+  // The configuration, its pairing record and the password stay too.
+  const names = [CONFIG_FILE, KEY_FILE, PAIR_RECORDS + ".0", PAIR_RECORDS + ".1", PASSWORD_RECORDS + ".0", PASSWORD_RECORDS + ".1"];
   // Copies: on the board a read is a view of the flash that is erased next.
   const kept = names.map((n) => {
     const b = flash.read(n);
@@ -161,6 +144,10 @@ export class Router {
   readonly agent: Agent | undefined;
   private journal: Journal | undefined;
   private timers: number[] = [];
+  /** The baked-in defaults, kept only when flash holds no configuration: a pairing change starts from them. */
+  readonly defaults: unknown;
+  /** The most clients the server may know of after a pairing change (firmware/pairing.ts; 0: the configuration's). */
+  private readonly top: number;
 
   constructor(hal: Hal, options: BootOptions) {
     this.hal = hal;
@@ -168,20 +155,16 @@ export class Router {
     const out = hal.console;
     const flash = hal.flash;
     const name = "sden-router " + this.version;
-    // The configuration from flash, else the baked-in defaults.
-    const stored = flash.read(CONFIG_FILE);
-    const source = stored ? CONFIG_FILE : "defaults";
-    // A configuration in flash that is not JSON leaves none, not the defaults.
-    let config = (stored ? undefined : options.defaults) as RouterConfig;
-    let errors: string[] | undefined;
-    if (stored) {
-      try {
-        config = JSON.parse(bytesToString(stored));
-      } catch (e) {
-        errors = [CONFIG_FILE + ": not valid JSON (" + e + ")"];
-      }
-    } else if (typeof config === "string") config = parseDefaults(config) as RouterConfig;
-    errors = this.problems = errors || validateConfig(config);
+    // The console is locked first, whatever the configuration.
+    const pw = passwordRecords(hal).load();
+    if (pw && pw.length) out.setPassword(bytesToString(pw));
+    // The pairing record, else the configuration in flash, else the baked-in defaults.
+    const loaded = loadConfig(hal, options.defaults);
+    const source = loaded.origin;
+    const config = loaded.config;
+    this.top = loaded.top;
+    this.defaults = flash.read(CONFIG_FILE) ? undefined : options.defaults;
+    const errors = (this.problems = loaded.notJson || validateConfig(config));
     // A refused configuration still runs the watchdog, at 30 s. The HAL's
     // functions use no `this` (Espruino's built-ins on the board): they are
     // passed as they are, no closure made here to keep this scope alive.
@@ -247,6 +230,17 @@ export class Router {
       hal.console.print("no router key in " + KEY_FILE + " (16-64 bytes): offline until one is flashed");
       return undefined;
     }
+    // The broker user and password, when the flasher stored them (u, b); read here, after the configuration was checked.
+    const net = flash.read(NET_FILE);
+    try {
+      const n = net && JSON.parse(bytesToString(net));
+      if (n) {
+        config.broker.user = n.u;
+        config.broker.password = n.b;
+      }
+    } catch {
+      // Not JSON: the broker gets no credentials and says so in its CONNACK.
+    }
     const seqRecords = new Records(flash, hal.system.crc32, { name: SEQ_RECORDS, fileBytes: SEQ_RECORD_BYTES });
     // seq is 0 exactly when the log holds no record (the constructor scanned it).
     const noSeq = seqRecords.seq === 0;
@@ -262,6 +256,7 @@ export class Router {
       wiped: noSeq && flash.list(JOURNAL_NAME).length === 0,
       seqUnknown: noSeq,
       journal: this.journal as Journal,
+      knownClients: this.top,
     });
   }
 
@@ -367,6 +362,18 @@ function exposeRouter(hal: Hal, router: Router): Router {
     restart: () => router.restart(),
     request: (spec: RequestSpec) => router.request(spec),
     requests: () => router.listRequests(),
+    clients: () => withConfig(router, clients, undefined),
+    pair: (spec: ClientSpec) => withConfig(router, pair, spec),
+    unpair: (client: string | number) => withConfig(router, unpair, client),
+    identify: (client: string | number) => withConfig(router, identify, client),
+    pulses: (meter: number) => pulses(router, meter),
+    password: (pw: string) => password(router, pw),
+    // Local server even when online (on), or only when the server is gone (off): the state it leaves.
+    local: (on: boolean) => (router.agent ? router.agent.setLocal(on) : "none"),
+    // The grid is down (on): local server with no import; the state it leaves.
+    island: (on: boolean) => (router.agent ? router.agent.island(on) : "none"),
+    // The home battery's state from its inverter: stored Wh, power W, reserve Wh.
+    battery: (socWh: number, maxW: number, reserveWh: number) => router.agent && router.agent.battery(socWh, maxW, reserveWh),
   });
   return router;
 }

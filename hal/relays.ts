@@ -122,6 +122,14 @@ export class Relays {
     return true;
   }
 
+  /**
+   * Keeps a channel as it is for ms more than its minimum time (R.identify's
+   * click: the scheduler leaves it until then). Only delays switchings.
+   */
+  keep(channel: number, ms: number): void {
+    this.lastSwitchMs[channel] += ms;
+  }
+
   /** Whether a channel is on (false for an unknown channel). */
   isOn(channel: number): boolean {
     return this.lvl[channel] === 1;

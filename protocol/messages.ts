@@ -36,6 +36,14 @@ export const NACK_UP = 7;
  * holds it together with every pairing and request sent before it.
  */
 export const BACKUP = 8;
+/**
+ * What the router decided while it acted as local server (design section
+ * 3), sent when the cloud is back, before it resubmits its open requests:
+ * [reqId, client, outcome, packets, ...], one tuple per request (LR_*):
+ * packets delivered to it locally. The energy metered per slot is in the
+ * ACKs of those slots, sent as they were made.
+ */
+export const LOCAL_REPORT = 9;
 
 // Down: server -> router.
 /** Requests accepted: [reqId, ...]. */
@@ -67,6 +75,13 @@ export const STORED = 22;
  * backupMark the mark of the latest BACKUP (0: none).
  */
 export const RESTORE = 23;
+
+/** LOCAL_REPORT outcomes: admitted and still open (resubmitted), refused locally (resubmitted), delivered, expired, a non-interruptible program running now. */
+export const LR_ADMITTED = 1;
+export const LR_REFUSED = 2;
+export const LR_DELIVERED = 3;
+export const LR_EXPIRED = 4;
+export const LR_RUNNING = 5;
 
 /** HELLO capability: the router's store is empty; send RESTORE. */
 export const CAP_RESTORE = 1;
@@ -274,7 +289,7 @@ function checkConfig(b: CborValue): number {
 
 /** True for the types that travel up (router -> server); false for down. */
 export function isUp(type: number): boolean {
-  return type >= HELLO && type <= BACKUP;
+  return type >= HELLO && type <= LOCAL_REPORT;
 }
 
 /** True for the types that travel down (server -> router). */
@@ -357,10 +372,27 @@ export function validateBody(type: number, b: CborValue, lim: Limits): number {
     e = fields(b, 3, 3, [MAX_U16, 1, MAX_U16, MAX_U16, 0, MAX_U16, MAX_U16, 1, EMG_NOW]);
     return e !== E_SHAPE && clientMax(f[1], lim) < 0 ? E_CLIENT : e;
   }
-  if (type === TELEMETRY) return isArray(b, 1, 9) && isUint(f[0], MAX_U32) ? allUints(f, 1, CBOR_MAX_INT) : E_SHAPE;
+  if (type === TELEMETRY) {
+    // The router's connectivity state may come last: [state 0-3, why, seconds in it] (firmware/connectivity.ts).
+    const n = isArray(b, 2, 10) && isArray(f[f.length - 1], 3, 3) ? f.length - 1 : 0;
+    if (n) return isUint(f[0], MAX_U32) && !allUints(f.slice(0, n), 1, CBOR_MAX_INT) ? uints(f[n] as CborValue[], 0, [MAX_U16, 0, 3, MAX_U16, 0, 15, MAX_U32, 0, MAX_U32]) : E_SHAPE;
+    return isArray(b, 1, 9) && isUint(f[0], MAX_U32) ? allUints(f, 1, CBOR_MAX_INT) : E_SHAPE;
+  }
   if (type === HELLO) return isArray(b, 4, 4) && isAscii(f[0], 1, 32) ? uints(f, 1, [MAX_U32, 0, MAX_U32, MAX_U16, 0, MAX_U16, MAX_U16, 64, MAX_U16]) : E_SHAPE;
   if (type === PAIRING) return isArray(b, 2, 7) ? checkPairing(f) : E_SHAPE;
   if (type === BACKUP) return isArray(b, 3, 3) && isUint(f[0], MAX_U32) && isUint(f[1], MAX_U32) ? checkTotals(f[2]) : E_SHAPE;
+  if (type === LOCAL_REPORT) {
+    // Flat [reqId, client, outcome, packets] tuples; a client the receiver knows (as in an ACK).
+    if (!isList(b, 4)) return E_SHAPE;
+    let r = 0;
+    for (let i = 0; i < f.length; i += 4) {
+      e = uints(f, i, [MAX_U16, 1, MAX_U16, MAX_U16, 0, MAX_U16, MAX_U16, LR_ADMITTED, LR_RUNNING, MAX_U32, 0, MAX_U32]);
+      const max = e === E_SHAPE ? 0 : clientMax(f[i + 1], lim);
+      if (e === E_SHAPE || max < 0) return e || -max;
+      r = r || e;
+    }
+    return r;
+  }
   // NACK_UP, the last up type.
   return checkNack(b);
 }

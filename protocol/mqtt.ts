@@ -122,18 +122,33 @@ function frame(first: number, head: string, tail?: Uint8Array): Uint8Array {
 
 /**
  * CONNECT [3.1] as the router sends it: protocol name "MQTT" [3.1.2.1],
- * level 4 [3.1.2.2], flags 0x2c [3.1.2.3]: a will, QoS 1, retained; clean
+ * level 4 [3.1.2.2], flags [3.1.2.3]: a will, QoS 1, retained; clean
  * session 0 (a persistent session [3.1.2.4], so a client id is needed
- * [MQTT-3.1.3-7]); no user name or password (the router's configuration
- * has none). Then keep-alive (0..65535 s, 0: off [3.1.2.10]), client id
- * (ASCII), will topic and will message (at most 65535 bytes) in that order
- * [MQTT-3.1.3-1]. Empty on bad input.
+ * [MQTT-3.1.3-7]); a user name and a password when given (the broker user
+ * and password the flasher stores, tools/flash), ASCII here, a password
+ * only with a user name [MQTT-3.1.2-22]. Then keep-alive (0..65535 s, 0:
+ * off [3.1.2.10]), client id (ASCII), will topic, will message (at most
+ * 65535 bytes), user name and password in that order [MQTT-3.1.3-1].
+ * Empty on bad input.
  */
-export function encodeConnect(clientId: string, keepAliveS: number, willTopic: string, willPayload: Uint8Array): Uint8Array {
-  // The will message is the frame's tail, after its length.
-  return strLen(clientId, 0) < 1 || outside(keepAliveS, 65535) || strLen(willTopic, 1) < 0 || willPayload.length > 65535
+export function encodeConnect(clientId: string, keepAliveS: number, willTopic: string, willPayload: Uint8Array, user?: string, password?: string): Uint8Array {
+  let flags = 0x2c, s = "";
+  if (user !== undefined) {
+    flags |= 0x80;
+    s = lstr(user);
+  }
+  if (password !== undefined) {
+    flags |= 0x40;
+    s += lstr(password);
+  }
+  // The will message and the credentials are the frame's tail.
+  const n = willPayload.length;
+  const tail = new Uint8Array(n + s.length);
+  tail.set(willPayload);
+  for (let k = 0; k < s.length; k++) tail[n + k] = s.charCodeAt(k);
+  return strLen(clientId, 0) < 1 || outside(keepAliveS, 65535) || strLen(willTopic, 1) < 0 || n > 65535 || (user !== undefined && strLen(user, 0) < 0) || (password !== undefined && (user === undefined || strLen(password, 0) < 0))
     ? none()
-    : frame(0x10, "\0\x04MQTT\x04\x2c" + u16(keepAliveS) + lstr(clientId) + lstr(willTopic) + u16(willPayload.length), willPayload);
+    : frame(0x10, "\0\x04MQTT\x04" + String.fromCharCode(flags) + u16(keepAliveS) + lstr(clientId) + lstr(willTopic) + u16(n), tail);
 }
 
 /**

@@ -94,6 +94,11 @@ interface EspruinoNet {
   connect(options: { host: string; port: number }, onConnect: () => void): EspruinoSocket;
 }
 
+/** Joining a WiFi network (Wifi on the ESP32, EspruinoWiFi on the Espruino WiFi): cb gets an error, or nothing once joined. */
+interface EspruinoWifi {
+  connect(ssid: string, options: { password?: string }, cb: (err?: unknown) => void): void;
+}
+
 interface EspruinoCrypto {
   SHA256(data: string | Uint8Array | ArrayBuffer): ArrayBuffer;
 }

@@ -5,6 +5,8 @@
 declare function require(name: "Storage"): EspruinoStorage;
 declare function require(name: "net"): EspruinoNet;
 declare function require(name: "crypto"): EspruinoCrypto;
+/** The WiFi driver: built in on the ESP32 ("Wifi"), a module on the Espruino WiFi ("EspruinoWiFi"). */
+declare function require(name: "Wifi" | "EspruinoWiFi"): EspruinoWifi;
 
 /** Espruino's global object; console API names are set on it. */
 declare const global: { [name: string]: unknown };

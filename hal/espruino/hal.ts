@@ -50,6 +50,29 @@ export interface EspruinoModules {
   storage: EspruinoStorage;
   net: EspruinoNet;
   crypto: EspruinoCrypto;
+  /** The WiFi driver, on boards that have one: it joins the network the flasher stored. */
+  wlan?: EspruinoWifi;
+}
+
+/**
+ * Joins the network the flasher stored in sden.net (firmware/router.ts
+ * NET_FILE: s the WiFi network, p its password), and again 30 s after a
+ * failure (the ESP32's driver rejoins by itself after a drop). It calls
+ * itself for that, so the build does not inline it (it inlines a function
+ * used once): its callback keeps this small scope alive, not the HAL's.
+ */
+function joinWifi(storage: EspruinoStorage, wifi: EspruinoWifi): void {
+  const net = storage.readArrayBuffer("sden.net");
+  let n: { s?: string; p?: string } = {};
+  try {
+    if (net) n = JSON.parse(E.toString(net));
+  } catch {
+    // Not JSON: no network to join; the router reports the link down.
+  }
+  if (n.s)
+    wifi.connect(n.s, { password: n.p }, (err) => {
+      if (err) setTimeout(() => joinWifi(storage, wifi), 30000);
+    });
 }
 
 /**
@@ -60,6 +83,7 @@ export interface EspruinoModules {
  */
 export function espruinoHalWith(modules: EspruinoModules): Hal {
   const storage = modules.storage;
+  if (modules.wlan) joinWifi(storage, modules.wlan);
   // getTime() counts seconds since boot on a board, but wall-clock seconds on
   // the Linux build and after setTime(): the clock counts from bootS.
   const bootS = getTime();
@@ -146,5 +170,8 @@ export function espruinoHalWith(modules: EspruinoModules): Hal {
 
 /** The HAL on a real Espruino board. */
 export function espruinoHal(): Hal {
-  return espruinoHalWith({ storage: require("Storage"), net: require("net"), crypto: require("crypto") });
+  // The WiFi driver: built in on the ESP32, the EspruinoWiFi module on the Espruino WiFi; none on BLE-only boards.
+  const board = process.env.BOARD;
+  const wifi = board === "ESP32" ? require("Wifi") : board === "ESPRUINOWIFI" ? require("EspruinoWiFi") : undefined;
+  return espruinoHalWith({ storage: require("Storage"), net: require("net"), crypto: require("crypto"), wlan: wifi });
 }

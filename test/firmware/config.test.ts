@@ -108,6 +108,25 @@ describe("configuration validation", () => {
     expect(says("broker.port", 0)).toEqual(["broker.port: must be a whole number from 1 to 65535 (a TCP port); got 0"]);
   });
 
+  it("takes the connectivity fields, each optional, at the edges of their ranges", () => {
+    expect(good.failsafeMissed ?? good.localAfterS ?? good.localOnly ?? good.importW).toBeUndefined();
+    const edges: [string, unknown[]][] = [
+      ["failsafeMissed", [1, 10]],
+      ["localAfterS", [60, 86400]],
+      ["localOnly", [true, false]],
+      ["importW", [0, good.fuseLimitW]],
+    ];
+    for (const [key, values] of edges) for (const v of values) expect(validateConfig(withValue(key, v)), `${key} = ${v}`).toEqual([]);
+  });
+
+  it("refuses negative or absurd connectivity limits, naming the field, the range and what it got", () => {
+    const says = (path: string, v: unknown) => validateConfig(withValue(path, v));
+    for (const v of [0, -1, -120, 11, 1e9, 1.5, "2", null]) expect(says("failsafeMissed", v)).toEqual([`failsafeMissed: must be a whole number from 1 to 10 heartbeats; got ${JSON.stringify(v)}`]);
+    for (const v of [0, -1, -900, 59, 86401, 1e12, Infinity, 900.5, "900"]) expect(says("localAfterS", v)).toEqual([`localAfterS: must be a whole number from 60 to 86400 s; got ${JSON.stringify(v)}`]);
+    for (const v of ["yes", 1, 0, null, "true"]) expect(says("localOnly", v)).toEqual([`localOnly: must be true or false; got ${JSON.stringify(v)}`]);
+    for (const v of [-1, -5000, good.fuseLimitW + 1, 1e9, 0.5, "0", null]) expect(says("importW", v)).toEqual([`importW: must be a whole number from 0 to ${good.fuseLimitW} W; got ${JSON.stringify(v)}`]);
+  });
+
   it("refuses non-objects as a whole", () => {
     for (const v of [null, undefined, 1, "x", [], true]) expect(validateConfig(v)).toEqual(["config: must be a JSON object"]);
   });
@@ -174,6 +193,10 @@ const validConfig: fc.Arbitrary<Config> = fc
     watchdogS: int(2, 300),
     broker: fc.option(fc.record({ host: fc.string({ unit: fc.constantFrom(...HOST_CHARS), minLength: 1, maxLength: 64 }), port: int(1, 65535), keepAliveS: int(10, 3600) })),
     telemetryS: fc.option(int(60, 86400)),
+    failsafeMissed: fc.option(int(1, 10)),
+    localAfterS: fc.option(int(60, 86400)),
+    localOnly: fc.option(fc.boolean()),
+    importW: fc.option(int(0, 100000)),
   })
   .chain((c) => {
     const subs = c.meters.flatMap((m, i) => (m.role === "sub" ? [i] : []));
@@ -186,7 +209,7 @@ const validConfig: fc.Arbitrary<Config> = fc
         withClients: fc.constantFrom(true, true, true, false),
       })
       .map((k) => {
-        const { pins, broker, telemetryS, ...rest } = c;
+        const { pins, broker, telemetryS, failsafeMissed, localAfterS, localOnly, importW, ...rest } = c;
         const relays = c.relays.map((r, i) => ({ ...r, pin: pins[i] }));
         const meters = c.meters.map((m, i) => ({ ...m, pin: pins[16 + i] }));
         // The relays on at boot fit under the fuse.
@@ -195,6 +218,11 @@ const validConfig: fc.Arbitrary<Config> = fc
         const config: Config = { ...rest, relays, meters, fuseLimitW: bootW > 100000 ? c.fuseLimitW : Math.max(c.fuseLimitW, bootW) };
         if (broker !== null) config.broker = broker;
         if (telemetryS !== null) config.telemetryS = telemetryS;
+        if (failsafeMissed !== null) config.failsafeMissed = failsafeMissed;
+        if (localAfterS !== null) config.localAfterS = localAfterS;
+        if (localOnly !== null) config.localOnly = localOnly;
+        // At most the fuse limit (the one in the config: it may have been raised above for the boot relays).
+        if (importW !== null) config.importW = Math.min(importW, config.fuseLimitW);
         if (k.withClients) {
           config.clients = k.relays.map((relay, i) => {
             const { kind, priority, standingWh } = k.clients[i];
@@ -231,6 +259,8 @@ const NUMBERS: [string, string, number, number][] = [
   ["", "heartbeatS", 5, 3600],
   ["", "watchdogS", 2, 300],
   ["", "telemetryS", 60, 86400],
+  ["", "failsafeMissed", 1, 10],
+  ["", "localAfterS", 60, 86400],
   ["relays", "ratedW", 1, 50000],
   ["relays", "minOnS", 0, 3600],
   ["relays", "minOffS", 0, 3600],
@@ -248,6 +278,7 @@ const REFUSED: [string, string, unknown[]][] = [
   ["", "gridId", ["", "a/b", "x".repeat(25), 7]],
   ["", "routerId", ["", "a+b", "#", null]],
   ["", "slotMin", [0, 7, 61, 10.5, "10"]],
+  ["", "localOnly", ["yes", 1, 0, null]],
   ["relays", "name", ["", "a b", "x".repeat(25), 3]],
   ["relays", "pin", ["Q99", "D48", "D99", "A16", "H16", "I1", "LED0", "LED4", "BTN0", "BTN4", "d5", "D5 ", "D05", 5]],
   ["relays", "bootOn", ["no", 0, null]],
@@ -261,10 +292,13 @@ const REFUSED: [string, string, unknown[]][] = [
   ["broker", "host", ["", "h".repeat(65), "a b", "a/b", 1883]],
 ];
 
+/** Fields a configuration may leave out (their defaults apply). */
+const OPTIONAL = ["telemetryS", "failsafeMissed", "localAfterS", "localOnly"];
+
 /** Fields a configuration cannot do without: [list, key]. */
 const REQUIRED: [string, string][] = [
-  ...NUMBERS.filter(([, key]) => key !== "telemetryS").map(([list, key]): [string, string] => [list, key]),
-  ...REFUSED.map(([list, key]): [string, string] => [list, key]),
+  ...NUMBERS.filter(([, key]) => !OPTIONAL.includes(key)).map(([list, key]): [string, string] => [list, key]),
+  ...REFUSED.filter(([, key]) => !OPTIONAL.includes(key)).map(([list, key]): [string, string] => [list, key]),
   ["", "relays"],
   ["", "meters"],
 ];
@@ -410,6 +444,13 @@ const BREAKS: Break[] = [
       return { field: r.field + "debounceMs" };
     },
   },
+  ...[-1, 1, 0.5, "0", null].map((v): Break => ({
+    name: `importW = ${JSON.stringify(v)} (1 meaning one above fuseLimitW)`,
+    apply: (c) => {
+      c.importW = v === 1 ? c.fuseLimitW + 1 : v;
+      return { field: "importW", says: `from 0 to ${c.fuseLimitW} W` };
+    },
+  })),
   {
     name: "relays on at boot above the fuse",
     apply: (c, pick) => {

@@ -5,7 +5,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { PinWrite } from "../../hal/sim/pins";
-import { World } from "../../tools/sim/world";
+import { projectConfig, World } from "../../tools/sim/world";
 
 const HOUR = 3_600_000;
 
@@ -18,8 +18,9 @@ describe("the broker disappears for an hour", () => {
   let acksBefore = 0;
 
   beforeAll(async () => {
-    // Long leases, so that the hour is covered by the schedule the router holds.
-    w = await World.create({ scenario: "sunny-summer", seed: 1, server: { leaseSlots: 24 } });
+    // Long leases, so that the hour is covered by the schedule the router holds;
+    // and failsafe all the hour (the local server would take over after localAfterS).
+    w = await World.create({ scenario: "sunny-summer", seed: 1, server: { leaseSlots: 24 }, config: { ...projectConfig(), localAfterS: 7200 } });
     await w.run(11 * HOUR);
     const a = w.router?.agent;
     if (!a || !w.broker) throw new Error("no agent or no embedded broker");

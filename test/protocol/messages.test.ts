@@ -101,6 +101,16 @@ describe("validateBody", () => {
     ["a backup with totals not in a list", M.BACKUP, [1, 1, 5], M.E_SHAPE],
     ["a backup with a negative mark", M.BACKUP, [-1, 1, []], M.E_SHAPE],
     ["a stored with two marks", M.STORED, [1, 2], M.E_SHAPE],
+    ["a local report that is not quadruples", M.LOCAL_REPORT, [301, EV, M.LR_DELIVERED], M.E_SHAPE],
+    ["an empty local report", M.LOCAL_REPORT, [], M.E_SHAPE],
+    ["a local report of 33 requests", M.LOCAL_REPORT, Array.from({ length: 33 }, (_, i) => [i + 1, EV, M.LR_DELIVERED, 5]).flat(), M.E_SHAPE],
+    ["a local report for an unknown client", M.LOCAL_REPORT, [301, 9, M.LR_DELIVERED, 5], M.E_CLIENT],
+    ["a local report with an unknown outcome", M.LOCAL_REPORT, [301, EV, 6, 5], M.E_RANGE],
+    ["a local report with outcome 0", M.LOCAL_REPORT, [301, EV, 0, 5], M.E_RANGE],
+    ["a local report of request 0", M.LOCAL_REPORT, [0, EV, M.LR_DELIVERED, 5], M.E_RANGE],
+    ["a local report with negative packets", M.LOCAL_REPORT, [301, EV, M.LR_DELIVERED, -5], M.E_SHAPE],
+    ["a local report with a client that is text", M.LOCAL_REPORT, [301, EV, M.LR_DELIVERED, 5, 302, "1", M.LR_RUNNING, 1], M.E_SHAPE],
+    ["a local report with an unknown outcome before an unknown client", M.LOCAL_REPORT, [301, EV, 9, 5, 302, 9, M.LR_RUNNING, 1], M.E_CLIENT],
     ["a restore with a field missing", M.RESTORE, [1, 2, 3, 4, [], [], []], M.E_SHAPE],
     ["a restore with a negative backup mark", M.RESTORE, [1, 2, 3, 4, [], [], [], -1], M.E_SHAPE],
     ["a restore with a bad pairing", M.RESTORE, [1, 2, 3, 4, [], [[2, M.KIND_ENERGY, 16, 3, 11000, 2, "EV"]], [], 0], M.E_RANGE],
@@ -132,10 +142,10 @@ describe("validateBody", () => {
   });
 
   it("types are up (1-15) or down (16-31), and each knows its direction", () => {
-    const up = [M.HELLO, M.REQUEST, M.ACK, M.EMERGENCY, M.TELEMETRY, M.PAIRING, M.NACK_UP, M.BACKUP];
+    const up = [M.HELLO, M.REQUEST, M.ACK, M.EMERGENCY, M.TELEMETRY, M.PAIRING, M.NACK_UP, M.BACKUP, M.LOCAL_REPORT];
     const down = [M.ACCEPT, M.REJECT, M.SCHEDULE, M.HEARTBEAT, M.CONFIG, M.NACK_DOWN, M.STORED, M.RESTORE];
     for (const t of up) expect([t, M.isUp(t), M.isKnownType(t)]).toEqual([t, true, true]);
     for (const t of down) expect([t, M.isUp(t), M.isKnownType(t)]).toEqual([t, false, true]);
-    for (const t of [0, 9, 15, 24, 31, 32, -1]) expect(M.isKnownType(t)).toBe(false);
+    for (const t of [0, 10, 15, 24, 31, 32, -1]) expect(M.isKnownType(t)).toBe(false);
   });
 });

@@ -96,6 +96,7 @@ export function messageArb(lim: Limits): fc.Arbitrary<Msg> {
     ),
     m(M.NACK_DOWN, fc.tuple(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 31 }), fc.integer({ min: 1, max: 255 }))),
     m(M.BACKUP, fc.tuple(u32, u32, totals)),
+    m(M.LOCAL_REPORT, fc.array(fc.tuple(u16, client, fc.integer({ min: M.LR_ADMITTED, max: M.LR_RUNNING }), u32), { minLength: 1, maxLength: M.MAX_ITEMS }).map((xs) => xs.flat())),
     m(M.STORED, fc.tuple(u32)),
     m(
       M.RESTORE,

@@ -43,6 +43,7 @@ describe("docs/protocol.md", () => {
       ["config", M.CONFIG],
       ["nack", M.NACK_DOWN],
       ["backup", M.BACKUP],
+      ["local-report", M.LOCAL_REPORT],
       ["stored", M.STORED],
       ["restore", M.RESTORE],
     ];

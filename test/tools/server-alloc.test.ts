@@ -419,16 +419,16 @@ describe("decide", () => {
 describe("classification, availability and retry hints", () => {
   const rules = DEFAULT_CLASS_RULES;
 
-  it("puts emergencies on top, client priorities 7-5, 4-2 and 1-0 into classes 1, 2 and 3", () => {
+  it("puts emergencies on top, client priorities 0-2, 3-5 and 6-7 (0 most important) into classes 1, 2 and 3", () => {
     expect(classify(0, true, 0, 100, rules)).toBe(0);
-    expect([7, 6, 5, 4, 3, 2, 1, 0].map((p) => classify(p, false, 0, 100, rules))).toEqual([1, 1, 1, 2, 2, 2, 3, 3]);
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((p) => classify(p, false, 0, 100, rules))).toEqual([1, 1, 1, 2, 2, 2, 3, 3]);
   });
 
   it("raises a class for each run of rejections and for a close deadline, never into the emergency class", () => {
-    expect(classify(0, false, 2, 100, rules)).toBe(2);
-    expect(classify(0, false, 4, 100, rules)).toBe(1);
-    expect(classify(0, false, 0, rules.urgentSlots, rules)).toBe(2);
-    expect(classify(7, false, 10, 0, rules)).toBe(1);
+    expect(classify(7, false, 2, 100, rules)).toBe(2);
+    expect(classify(7, false, 4, 100, rules)).toBe(1);
+    expect(classify(7, false, 0, rules.urgentSlots, rules)).toBe(2);
+    expect(classify(0, false, 10, 0, rules)).toBe(1);
   });
 
   it("counts whole packets of production and import less the baseload", () => {

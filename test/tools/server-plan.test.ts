@@ -213,8 +213,8 @@ describe("the server's plan", () => {
 
   it("keeps the packets of passed slots by class for the slicing chart, beside each slot's capacity", () => {
     const w = world(1);
-    w.pair(0, 1, M.KIND_ENERGY, 11000, 7);
-    w.pair(0, 2, M.KIND_ENERGY, 11000, 0);
+    w.pair(0, 1, M.KIND_ENERGY, 11000, 0);
+    w.pair(0, 2, M.KIND_ENERGY, 11000, 7);
     w.up(0, M.REQUEST, [
       [1, 1, M.KIND_ENERGY, 0, 3, 150, 50],
       [2, 2, M.KIND_ENERGY, 0, 30, 30, 10],
@@ -225,7 +225,7 @@ describe("the server's plan", () => {
     const rows = w.server.slices(s0, s0 + 4);
     expect(rows.map((r) => r.slot)).toEqual([s0, s0 + 1, s0 + 2, s0 + 3]);
     expect(rows.every((r) => r.capacity === 200)).toBe(true);
-    // Class 1 (priority 7) 50 a slot, class 3 (priority 0) 10 a slot; the slot after is only planned.
+    // Class 1 (priority 0) 50 a slot, class 3 (priority 7) 10 a slot; the slot after is only planned.
     expect(rows.map((r) => r.packets)).toEqual([
       [0, 50, 0, 10],
       [0, 50, 0, 10],

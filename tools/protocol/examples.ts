@@ -168,6 +168,22 @@ export const EXAMPLES: Example[] = [
     json: { type: "backup", seq: SEQ, time: EXAMPLE_TIME, mark: 812, bootCount: 17, meters: [{ input: 0, totalWh: 5123456 }, { input: 1, totalWh: 1234567 }, { input: 2, totalWh: 2345678 }] },
   },
   {
+    name: "local report: decided while the cloud was gone",
+    type: M.LOCAL_REPORT,
+    seq: SEQ,
+    body: [301, 2, M.LR_DELIVERED, 1200, 302, 1, M.LR_RUNNING, 36, 303, 3, M.LR_REFUSED, 0],
+    json: {
+      type: "localReport",
+      seq: SEQ,
+      time: EXAMPLE_TIME,
+      decisions: [
+        { requestId: 301, client: 2, outcome: "delivered", packets: 1200 },
+        { requestId: 302, client: 1, outcome: "running", packets: 36 },
+        { requestId: 303, client: 3, outcome: "refused", packets: 0 },
+      ],
+    },
+  },
+  {
     name: "stored: the server holds the backup",
     type: M.STORED,
     seq: SEQ,

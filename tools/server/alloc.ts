@@ -72,16 +72,16 @@ export interface ClassRules {
 export const DEFAULT_CLASS_RULES: ClassRules = { classes: 4, rejectionsPerRaise: 2, urgentSlots: 6 };
 
 /**
- * Classification (stage 2). priority is the client's, 0..7, 7 the most
- * important (as IEEE 802.1p's priority code points); with 4 classes 7-5 go
- * to class 1, 4-2 to class 2, 1-0 to class 3. An emergency goes to the top;
+ * Classification (stage 2). priority is the client's, 0..7, 0 the most
+ * important (as the router's configuration and pairing reports give it);
+ * with 4 classes 0-2 go to class 1, 3-5 to class 2, 6-7 to class 3. An emergency goes to the top;
  * repeated rejection and a deadline within urgentSlots each raise the class,
  * never into the emergency class.
  */
 export function classify(priority: number, emergency: boolean, rejections: number, slotsToDeadline: number, rules: ClassRules): number {
   if (emergency) return CLASS_EMERGENCY;
   const normal = rules.classes - 1;
-  let cls = 1 + Math.floor(((7 - Math.min(7, Math.max(0, priority))) * normal) / 8);
+  let cls = 1 + Math.floor((Math.min(7, Math.max(0, priority)) * normal) / 8);
   cls -= Math.floor(rejections / Math.max(1, rules.rejectionsPerRaise));
   if (slotsToDeadline <= rules.urgentSlots) cls--;
   return Math.max(1, cls);

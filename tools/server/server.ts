@@ -133,6 +133,20 @@ export interface RequestRecord {
   start: number;
   /** Acknowledged packets credited in all. */
   delivered: number;
+  /** A program the router reported running when it came back from acting as local server: fixed where it runs, never moved. */
+  pinned?: boolean;
+}
+
+/** One decision the router made as local server (LOCAL_REPORT), as the server recorded it. */
+export interface LocalDecision {
+  id: number;
+  client: number;
+  /** M.LR_*: admitted, refused, delivered, expired, running. */
+  outcome: number;
+  /** Packets delivered to it while the router was local. */
+  packets: number;
+  /** When the report came, unix s. */
+  atS: number;
 }
 
 /** The last schedule sent to a client. */
@@ -164,13 +178,18 @@ export interface RouterState {
   lastReqId: number;
   /** Acks by client, then absolute slot: [packets, meteredWh]. */
   acks: Map<number, Map<number, [number, number]>>;
-  telemetry: { bootCount: number; totals: number[]; atS: number } | null;
+  /** conn: the router's connectivity state [state, why, seconds in it] (firmware/connectivity.ts), null when not sent. */
+  telemetry: { bootCount: number; totals: number[]; atS: number; conn: number[] | null } | null;
   backup: { mark: number; bootCount: number; totals: number[]; atS: number } | null;
   schedules: Map<number, ScheduleSent>;
   /** Frames from this router refused, by reason code. */
   refused: Uint32Array;
   /** NACKs the router sent about down messages, by reason. */
   nacks: Uint32Array;
+  /** What the router decided as local server, by request id (the latest report of each). */
+  local: Map<number, LocalDecision>;
+  /** Request ids the router reported as programs running: the resubmitted item is fixed where it runs. */
+  running: Set<number>;
 }
 
 /** Figures for the simulator's summary and the tests. */
@@ -195,6 +214,9 @@ export interface ServerStats {
   sendErrors: number;
   /** Schedule counts and RESTORE items or pairings left out to fit a router's frame limit. */
   trimmed: number;
+  /** LOCAL_REPORT messages taken, and the decisions in them. */
+  localReports: number;
+  localDecisions: number;
   /** Decision latency: REQUEST or EMERGENCY received to the last answer sent, ms. */
   decisions: number;
   decisionMsSum: number;
@@ -299,6 +321,8 @@ export class EnergyServer {
       ackRepeats: 0,
       sendErrors: 0,
       trimmed: 0,
+      localReports: 0,
+      localDecisions: 0,
       decisions: 0,
       decisionMsSum: 0,
       decisionMsMax: 0,
@@ -328,6 +352,8 @@ export class EnergyServer {
       schedules: new Map(),
       refused: new Uint32Array(REASONS),
       nacks: new Uint32Array(256),
+      local: new Map(),
+      running: new Set(),
     };
     this.routers.set(keyOf(spec.gridId, spec.routerId), r);
     return r;
@@ -483,14 +509,20 @@ export class EnergyServer {
         this.onEmergency(r, body as number[]);
         this.timed(t0);
         break;
-      case M.TELEMETRY:
-        r.telemetry = { bootCount: body[0] as number, totals: (body as number[]).slice(1), atS: this.now() };
+      case M.TELEMETRY: {
+        // The router's connectivity state [state, why, seconds in it] comes last when sent (firmware/connectivity.ts).
+        const conn = Array.isArray(body[body.length - 1]) ? (body[body.length - 1] as number[]) : null;
+        r.telemetry = { bootCount: body[0] as number, totals: (body as number[]).slice(1, conn ? -1 : undefined), atS: this.now(), conn };
         break;
+      }
       case M.PAIRING:
         this.onPairing(r, body);
         break;
       case M.NACK_UP:
         r.nacks[body[2] as number]++;
+        break;
+      case M.LOCAL_REPORT:
+        this.onLocalReport(r, body as number[]);
         break;
       case M.BACKUP:
         r.backup = { mark: body[0] as number, bootCount: body[1] as number, totals: (body[2] as number[]).slice(), atS: this.now() };
@@ -611,6 +643,62 @@ export class EnergyServer {
     r.limits = { horizonSlots: this.horizonSlots, maxPerSlot: lim };
   }
 
+  /**
+   * LOCAL_REPORT: [reqId, client, outcome, packets, ...], what the router
+   * decided while it acted as local server (docs/protocol.md, "Local server
+   * and reconciliation"). Recorded; a request the server holds open that the
+   * router delivered or let expire is closed; a program running is fixed
+   * where it runs once its item comes (onRequest). Clients with nothing
+   * resubmitted get a fresh schedule at once (zeros when nothing is planned),
+   * so no slot of the local plan runs on; the others get theirs with the
+   * answer to the REQUEST that follows.
+   */
+  private onLocalReport(r: RouterState, body: number[]): void {
+    this.statsNow.localReports++;
+    const resubmitted = new Set<number>();
+    const nowSlot = this.slotNow();
+    for (let i = 0; i < body.length; i += 4) {
+      const [id, client, outcome, packets] = body.slice(i, i + 4);
+      this.statsNow.localDecisions++;
+      r.local.set(id, { id, client, outcome, packets, atS: this.now() });
+      r.lastReqId = Math.max(r.lastReqId, id);
+      if (outcome === M.LR_RUNNING) r.running.add(id);
+      if (outcome === M.LR_ADMITTED || outcome === M.LR_REFUSED || outcome === M.LR_RUNNING) {
+        resubmitted.add(client);
+        continue;
+      }
+      const q = r.requests.get(id);
+      if (!q || q.client !== client || q.status !== "open") continue;
+      // Delivered or expired while local: nothing more is planned for it.
+      q.status = outcome === M.LR_DELIVERED ? "done" : "expired";
+      q.delivered = Math.max(q.delivered, packets);
+      for (let k = Math.max(0, nowSlot - q.earliest); k < q.plan.length; k++) q.plan[k] = 0;
+    }
+    this.sendSchedules(
+      r,
+      [...r.clients.keys()].filter((c) => !resubmitted.has(c)).sort((a, b) => a - b),
+    );
+  }
+
+  /**
+   * A program the router reported running, resubmitted as the rest of its
+   * profile from the item's earliest slot: admitted there whatever the
+   * capacity (it cannot be stopped), and never moved (replan keeps it).
+   */
+  private pinRunning(r: RouterState, item: CborValue[], baseSlot: number, client: ClientInfo): RequestRecord {
+    const q = this.recordOf(item, baseSlot, client);
+    q.cls = 0;
+    q.status = "open";
+    q.pinned = true;
+    q.start = q.earliest;
+    const p = q.profile as number[];
+    for (let k = 0; k < p.length && k < q.plan.length; k++) q.plan[k] = p[k];
+    q.leased[0] = 1;
+    r.running.delete(q.id);
+    r.requests.set(q.id, q);
+    return q;
+  }
+
   /** ACK: [client, packets, meteredWh, ...] for the slot before the envelope's. */
   private onAck(r: RouterState, time: number, body: number[]): void {
     const slot = slotOf(time, this.slotMin) - 1;
@@ -705,6 +793,7 @@ export class EnergyServer {
       }
     };
     const inFrame = new Set<number>();
+    const affected = new Set<number>();
     for (const item of items) {
       const id = item[0] as number;
       this.statsNow.requestsReceived++;
@@ -715,6 +804,13 @@ export class EnergyServer {
       const client = r.clients.get(item[1] as number);
       if (unknownClients && !client) {
         reject(null, id, M.REJ_CLIENT);
+        continue;
+      }
+      if (r.running.has(id) && item[2] === M.KIND_PROFILE && client) {
+        this.pinRunning(r, item, baseSlot, client);
+        accepted.push(id);
+        this.statsNow.requestsAccepted++;
+        affected.add(client.client);
         continue;
       }
       const known = r.requests.get(id);
@@ -739,7 +835,6 @@ export class EnergyServer {
       candidates.push(q);
     }
     const admitted = this.replan(candidates.map((q) => ({ r, q })));
-    const affected = new Set<number>();
     for (let i = 0; i < candidates.length; i++) {
       const q = candidates[i];
       const client = r.clients.get(q.client) as ClientInfo;
@@ -847,7 +942,7 @@ export class EnergyServer {
       const g = groupOf(r, q.client);
       let load = groupLoad.get(g);
       if (!load) groupLoad.set(g, (load = new Int32Array(len)));
-      const fixedProfile = q.profile !== null && q.start >= 0 && q.start < from;
+      const fixedProfile = q.profile !== null && q.start >= 0 && (q.start < from || q.pinned === true);
       for (let s = Math.max(nowSlot, q.earliest); s < Math.min(to, q.end, fixedProfile ? q.end : from); s++) {
         const k = s - q.earliest;
         if (q.plan[k] === 0) continue;
