@@ -3,7 +3,7 @@
 // to the data, a row per appliance, escaped text; aligned summary lines.
 
 import { describe, expect, it } from "vitest";
-import { SLICE_COLOURS, esc, slicesSvg, timelineSvg, type SlicesDay, type TimelineDay } from "../../tools/sim/chart";
+import { SLICE_COLOURS, STATE_COLOURS, esc, slicesSvg, timelineSvg, type Connectivity, type SlicesDay, type TimelineDay } from "../../tools/sim/chart";
 import { alignColumns, summaryLines, type DaySummary } from "../../tools/sim/summary";
 
 const T0 = 1_750_464_000; // 2025-06-21 00:00 UTC
@@ -267,6 +267,14 @@ describe("summaryLines", () => {
     expect(summaryLines({ ...summary, pvWh: 0, pvSelfUsedWh: 0 }).join("\n")).toContain("self-consumption - ");
   });
 
+  it("says how long the router was in each connectivity state, and the outage, only when known", () => {
+    const lines = summaryLines({ ...summary, connectivity: [["online", 42480], ["failsafe", 900], ["local", 43020]], outage: "cloud lost 06:00-18:00" });
+    expect(lines.find((l) => l.startsWith("router"))).toMatch(/^router\s+online 11\.8 h, failsafe 0\.3 h, local 11\.9 h$/);
+    expect(lines.find((l) => l.startsWith("outage"))).toMatch(/^outage\s+cloud lost 06:00-18:00$/);
+    const plain = summaryLines(summary).join("\n");
+    expect(plain).not.toMatch(/^(router|outage) /m);
+  });
+
   it("lays the appliances out in aligned columns, with a total", () => {
     const lines = summaryLines(summary);
     const header = lines.findIndex((l) => l.startsWith("appliance"));
@@ -289,5 +297,58 @@ describe("summaryLines", () => {
         1,
       ),
     ).toEqual(["a    10", "bbb   2"]);
+  });
+});
+
+describe("the connectivity marks of both charts", () => {
+  const H = 3600;
+  // A cloud outage from 06:00 to 18:00: failsafe for 15 minutes, then local until a fresh schedule at 18:02.
+  const conn: Connectivity = {
+    states: [
+      { state: "boot", startS: T0, endS: T0 + 60 },
+      { state: "online", startS: T0 + 60, endS: T0 + 6 * H + 120 },
+      { state: "failsafe", startS: T0 + 6 * H + 120, endS: T0 + 6 * H + 1020 },
+      { state: "local", startS: T0 + 6 * H + 1020, endS: T0 + 18 * H + 120 },
+      { state: "online", startS: T0 + 18 * H + 120, endS: T0 + 24 * H },
+    ],
+    outages: [{ label: "cloud gone", startS: T0 + 6 * H, endS: T0 + 18 * H }],
+  };
+  const charts: [string, (c: Connectivity) => string][] = [
+    ["slicesSvg", (c) => slicesSvg({ ...slicesDay(), ...c })],
+    ["timelineSvg", (c) => timelineSvg({ ...timelineDay(), ...c })],
+  ];
+
+  it.each(charts)("%s draws a block per state span, its width the span's share of the day, in the state's colour", (_, draw) => {
+    const svg = draw(conn);
+    const blocks = expectSelfContainedSvg(svg, 960).filter((e) => e.name === "rect" && e.attrs.class === "state");
+    expect(blocks.map((b) => b.attrs["data-state"])).toEqual(conn.states!.map((s) => s.state));
+    const widths = blocks.map((b) => Number(b.attrs.width));
+    const total = widths.reduce((a, b) => a + b, 0);
+    conn.states!.forEach((s, i) => {
+      expect(Number(blocks[i].attrs["data-s"])).toBe(s.endS - s.startS);
+      expect(widths[i] / total).toBeCloseTo((s.endS - s.startS) / (24 * H), 3);
+      expect(blocks[i].attrs.fill).toBe(STATE_COLOURS[s.state]);
+    });
+    // The blocks follow each other without gaps or overlaps.
+    for (let i = 1; i < blocks.length; i++) expect(Number(blocks[i].attrs.x)).toBeCloseTo(Number(blocks[i - 1].attrs.x) + widths[i - 1], 1);
+  });
+
+  it.each(charts)("%s names each state once in its legend, and marks the outage as a band over the plot", (_, draw) => {
+    const svg = draw(conn);
+    const legendTexts = /<g class="legend">([\s\S]*?)<\/g>/.exec(svg)![1].match(/<text[^>]*>[^<]*<\/text>/g)!.map((t) => t.replace(/<[^>]+>/g, ""));
+    expect(legendTexts.filter((t) => t.startsWith("router "))).toEqual(["router boot", "router online", "router failsafe", "router local"]);
+    expect(legendTexts).toContain("cloud gone");
+    const band = checkXml(svg).elements.filter((e) => e.attrs.class === "outage");
+    expect(band).toHaveLength(1);
+    const local = checkXml(svg).elements.find((e) => e.attrs["data-state"] === "local")!;
+    // The band starts at 06:00, before the router went local (15 minutes of failsafe first).
+    expect(Number(band[0].attrs.x)).toBeLessThan(Number(local.attrs.x));
+  });
+
+  it.each(charts)("%s without states or outages draws neither, and its plot keeps its place", (_, draw) => {
+    const plain = draw({});
+    expect(plain).not.toContain('class="state"');
+    expect(plain).not.toContain('class="outage"');
+    expect(plain).toBe(draw({ states: [], outages: [] }));
   });
 });

@@ -15,6 +15,7 @@ import { seededRandom } from "../sim/random";
 import { line } from "./line";
 import { protocolBench } from "./protocol";
 import { dayBench } from "./day";
+import { schedBench } from "./sched";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -123,10 +124,15 @@ function powerCuts(days: number, cuts: number): void {
   line("reliability", "metered energy lost over all cuts, of all metered", `${totalLossWh} Wh`, `of ${Math.round(trueWh)} Wh`);
 }
 
-await deviceMemory(await device());
-clock();
-metering();
-powerCuts(7, 10_000);
-protocolBench();
-await dayBench("sunny-summer", 1);
-await dayBench("winter", 2);
+// --only sched: the scheduling section alone.
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+if (!only) {
+  await deviceMemory(await device());
+  clock();
+  metering();
+  powerCuts(7, 10_000);
+  protocolBench();
+  await dayBench("sunny-summer", 1);
+  await dayBench("winter", 2);
+}
+if (!only || only === "sched") await schedBench();

@@ -5,6 +5,9 @@
 //               network slicing" figure of the SDEN paper (Fig. 5).
 //   timelineSvg per appliance a row: its requested windows, when its relay
 //               was on, the packets it got per slot, missed deadlines.
+// Both mark, when given, the router's connectivity state (design section
+// 3: boot, online, failsafe, local) as a strip over the plot, a block per
+// stretch of time in one state, and an outage as a band behind it.
 // Every text and attribute value goes through esc(); every bar carries its
 // slot and value (data-slot, data-v) so a test or a reader can check it.
 
@@ -23,7 +26,23 @@ export interface SupplyLine {
   dashed?: boolean;
 }
 
-export interface SlicesDay {
+/** A stretch of time the router spent in one connectivity state. */
+export interface StateSpan extends Interval {
+  state: string;
+}
+
+/** An outage the world imposed (the cloud gone, the grid down), drawn behind the plot. */
+export interface OutageBand extends Interval {
+  label: string;
+}
+
+/** What the charts mark of the connection, both optional. */
+export interface Connectivity {
+  states?: StateSpan[];
+  outages?: OutageBand[];
+}
+
+export interface SlicesDay extends Connectivity {
   title: string;
   /** Unix seconds at the start of slot 0 (labels are UTC). */
   startS: number;
@@ -67,7 +86,7 @@ export interface TimelineRow {
   packets?: ArrayLike<number>;
 }
 
-export interface TimelineDay {
+export interface TimelineDay extends Connectivity {
   title: string;
   startS: number;
   slotS: number;
@@ -81,6 +100,12 @@ export interface ChartSize {
 }
 
 const FONT = 'font-family="sans-serif" font-size="12"';
+/** The connectivity states' colours, light enough to sit over a plot; another state is grey. */
+export const STATE_COLOURS: Record<string, string> = { boot: "#bdbdbd", online: "#a1d99b", failsafe: "#fdae6b", local: "#6baed6" };
+const OUTAGE_COLOUR = "#d62728";
+/** Height of the connectivity strip, and the gap under it. */
+const STRIP_PX = 10;
+const STRIP_GAP_PX = 6;
 const MISSED_COLOUR = "#d62728";
 /** The timeline's legend stands for every row's own colour. */
 const LEGEND_GREY = "#555555";
@@ -182,6 +207,48 @@ function timeAxis(startS: number, slotS: number, slots: number, x0: number, plot
   return svg;
 }
 
+/** Legend items for the states present (in STATE_COLOURS' order, then others) and the outages. */
+function connLegend(day: Connectivity): LegendItem[] {
+  const seen = [...new Set((day.states ?? []).map((s) => s.state))];
+  const order = Object.keys(STATE_COLOURS);
+  seen.sort((a, b) => (order.indexOf(a) + 1 || 99) - (order.indexOf(b) + 1 || 99) || (a < b ? -1 : 1));
+  const items = seen.map((st): LegendItem => ({ label: `router ${st}`, color: STATE_COLOURS[st] ?? LEGEND_GREY, mark: "box" }));
+  for (const label of [...new Set((day.outages ?? []).map((o) => o.label))]) items.push({ label, color: OUTAGE_COLOUR, mark: "light" });
+  return items;
+}
+
+/** Space the connectivity strip takes over a plot (none without states). */
+function stripPx(day: Connectivity): number {
+  return day.states && day.states.length > 0 ? STRIP_PX + STRIP_GAP_PX : 0;
+}
+
+/**
+ * The connectivity strip at yPx (a block per state span, each carrying its
+ * state and seconds) and the outages as pale bands from yPx down to
+ * bottomPx, clipped to the plotted time.
+ */
+function connMarks(day: Connectivity, startS: number, spanS: number, x0: number, plotW: number, yPx: number, bottomPx: number): string[] {
+  const xOf = (t: number) => x0 + (Math.min(Math.max(t - startS, 0), spanS) / spanS) * plotW;
+  const svg: string[] = [];
+  for (const o of day.outages ?? []) {
+    const x = xOf(o.startS);
+    const w = xOf(o.endS) - x;
+    if (w > 0) svg.push(`<rect class="outage" x="${px(x)}" y="${px(yPx)}" width="${px(w)}" height="${px(bottomPx - yPx)}" fill="${OUTAGE_COLOUR}" fill-opacity="0.08" stroke="${OUTAGE_COLOUR}" stroke-opacity="0.4" stroke-dasharray="4 3" data-label="${esc(o.label)}"><title>${esc(`${o.label} ${hhmm(o.startS)}-${hhmm(o.endS)}`)}</title></rect>`);
+  }
+  if (!day.states || day.states.length === 0) return svg;
+  svg.push('<g class="conn">');
+  for (const s of day.states) {
+    const x = xOf(s.startS);
+    const w = xOf(s.endS) - x;
+    if (!(w > 0)) continue;
+    svg.push(
+      `<rect class="state" x="${px(x)}" y="${px(yPx)}" width="${px(w)}" height="${STRIP_PX}" fill="${esc(STATE_COLOURS[s.state] ?? LEGEND_GREY)}" data-state="${esc(s.state)}" data-s="${s.endS - s.startS}"><title>${esc(`router ${s.state} ${hhmm(s.startS)}-${hhmm(s.endS)}`)}</title></rect>`,
+    );
+  }
+  svg.push(`<text x="${px(x0 - 6)}" y="${px(yPx + STRIP_PX - 1)}" text-anchor="end" font-size="10">router</text>`, "</g>");
+  return svg;
+}
+
 function slotCount(day: SlicesDay): number {
   const lengths = [...day.slices, ...day.supply].map((s) => s.values.length);
   const n = lengths[0] ?? 0;
@@ -202,9 +269,11 @@ export function slicesSvg(day: SlicesDay, size: ChartSize = { widthPx: 960, heig
   const items: LegendItem[] = [
     ...day.slices.map((s): LegendItem => ({ label: s.label, color: s.color, mark: "box" })),
     ...day.supply.map((s): LegendItem => ({ label: s.label, color: s.color, mark: s.dashed ? "dash" : "line" })),
+    ...connLegend(day),
   ];
   const leg = legend(items, left, 46, plotW);
-  const top = 46 + leg.heightPx + 4;
+  const stripY = 46 + leg.heightPx + 4;
+  const top = stripY + stripPx(day);
   const bottom = 48;
   const plotH = size.heightPx - top - bottom;
   if (plotW <= 0 || plotH <= 0) throw new RangeError("slicesSvg: the chart is too small for its legend");
@@ -259,6 +328,7 @@ export function slicesSvg(day: SlicesDay, size: ChartSize = { widthPx: 960, heig
     if (pts.length > 0) svg.push(`<polyline points="${pts.join(" ")}" fill="none" stroke="${esc(s.color)}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""} data-label="${esc(s.label)}"/>`);
   }
   svg.push("</g>");
+  svg.push(...connMarks(day, day.startS, n * day.slotS, left, plotW, stripY, baseY));
   svg.push(...timeAxis(day.startS, day.slotS, n, left, plotW, baseY));
   svg.push("</svg>");
   return svg.join("\n") + "\n";
@@ -282,12 +352,14 @@ export function timelineSvg(day: TimelineDay, size: Partial<ChartSize> = {}): st
       { label: "relay on", color: LEGEND_GREY, mark: "box" },
       { label: "packets per slot (darker: more)", color: LEGEND_GREY, mark: "box" },
       { label: "deadline missed", color: MISSED_COLOUR, mark: "cross" },
+      ...connLegend(day),
     ],
     left,
     46,
     plotW,
   );
-  const top = 46 + leg.heightPx + 4;
+  const stripY = 46 + leg.heightPx + 4;
+  const top = stripY + stripPx(day);
   const heightPx = size.heightPx ?? top + day.rows.length * rowH + 48;
   const spanS = day.slots * day.slotS;
   if (plotW <= 0 || spanS <= 0) throw new RangeError("timelineSvg: needs slots and a width");
@@ -329,6 +401,7 @@ export function timelineSvg(day: TimelineDay, size: Partial<ChartSize> = {}): st
     }
     svg.push("</g>");
   });
+  svg.push(...connMarks(day, day.startS, spanS, left, plotW, stripY, top + day.rows.length * rowH));
   svg.push(...timeAxis(day.startS, day.slotS, day.slots, left, plotW, top + day.rows.length * rowH));
   svg.push("</svg>");
   return svg.join("\n") + "\n";

@@ -24,6 +24,9 @@ export interface SlotTruth {
   applianceWh: number[];
   /** Per appliance: seconds its relay was closed. */
   onS: number[];
+  /** While islanded: load that neither PV nor the battery could serve (the house would black out), and PV that could go nowhere. */
+  unservedWh: number;
+  curtailedWh: number;
 }
 
 export class Household {
@@ -35,6 +38,8 @@ export class Household {
   readonly meterWh: number[];
   /** Peak import over any minute, W. */
   peakImportW = 0;
+  /** The grid is down (set by the world): nothing is imported or exported, PV and the battery only. */
+  islanded = false;
   private readonly pending: number[];
   private readonly relayPins: string[];
   private readonly subMeter: number[];
@@ -60,7 +65,7 @@ export class Household {
     this.meterWh = config.meters.map(() => 0);
     this.pending = config.meters.map(() => 0);
     for (let s = 0; s < scenario.slots; s++) {
-      this.slots.push({ baseloadWh: 0, pvWh: 0, importWh: 0, exportWh: 0, chargeWh: 0, dischargeWh: 0, applianceWh: clients.map(() => 0), onS: clients.map(() => 0) });
+      this.slots.push({ baseloadWh: 0, pvWh: 0, importWh: 0, exportWh: 0, chargeWh: 0, dischargeWh: 0, applianceWh: clients.map(() => 0), onS: clients.map(() => 0), unservedWh: 0, curtailedWh: 0 });
     }
     board.clock.worldClock().setInterval(() => this.second(), 1000);
   }
@@ -100,8 +105,13 @@ export class Household {
       const step = this.battery ? this.battery.selfConsume(net, 60) : { chargeWh: 0, dischargeWh: 0, gridWh: net };
       truth.chargeWh += step.chargeWh;
       truth.dischargeWh += step.dischargeWh;
-      const imp = Math.max(0, step.gridWh);
-      const exp = Math.max(0, -step.gridWh);
+      let imp = Math.max(0, step.gridWh);
+      let exp = Math.max(0, -step.gridWh);
+      if (this.islanded) {
+        truth.unservedWh += imp;
+        truth.curtailedWh += exp;
+        imp = exp = 0;
+      }
       truth.importWh += imp;
       truth.exportWh += exp;
       this.peakImportW = Math.max(this.peakImportW, imp * 60);

@@ -5,7 +5,9 @@
 // simulated day at accelerated time. It ends with a summary and writes two
 // SVG charts: packets per slot stacked by priority slice and storage (the
 // energy-network-slicing figure of the SDEN design), and a timeline per
-// appliance.
+// appliance. The scenarios islanded-outage and cloud-outage impose their
+// outage (tools/sim/world.ts), and both charts mark the time the router
+// spent in each connectivity state (boot, online, failsafe, local).
 //
 //   npm start -- --scenario winter --seed 3 --hours 24 --out out --cuts 10
 

@@ -2,7 +2,9 @@
 // (tools/sim/summary.ts) and the two charts (tools/sim/chart.ts), gathered
 // from the world's server, router, household and board.
 
-import { SLICE_COLOURS, slicesSvg, timelineSvg, type Interval, type RequestWindow, type SliceSeries } from "./chart";
+import * as M from "../../protocol/messages";
+import { classify } from "../server/alloc";
+import { SLICE_COLOURS, slicesSvg, timelineSvg, type Connectivity, type Interval, type RequestWindow, type SliceSeries } from "./chart";
 import { summaryLines, type ApplianceDay } from "./summary";
 import type { World } from "./world";
 
@@ -32,6 +34,22 @@ function onIntervals(w: World, pin: string, endS: number): Interval[] {
   return out;
 }
 
+function hhmm(unixS: number): string {
+  return new Date(unixS * 1000).toISOString().slice(11, 16);
+}
+
+/** The outages imposed, when and what they cost: load unserved and PV curtailed while islanded. */
+function outageText(w: World, truth: { unservedWh: number; curtailedWh: number }[]): string | undefined {
+  if (w.outages.length === 0) return undefined;
+  const parts = w.outages.map((o) => `${o.kind === "cloud" ? "cloud lost" : "islanded"} ${hhmm(o.startS)}-${o.endS ? hhmm(o.endS) : "end"}`);
+  if (w.outages.some((o) => o.kind === "islanded")) {
+    const unserved = truth.reduce((x, t) => x + t.unservedWh, 0);
+    const curtailed = truth.reduce((x, t) => x + t.curtailedWh, 0);
+    parts.push(`load unserved ${Math.round(unserved)} Wh, PV curtailed ${Math.round(curtailed)} Wh`);
+  }
+  return parts.join("; ");
+}
+
 export function report(w: World, hours: number): DayReport {
   const s = w.scenario;
   const cfg = w.config;
@@ -42,9 +60,32 @@ export function report(w: World, hours: number): DayReport {
   const agent = w.router?.agent;
   const link = agent?.link;
   const truth = w.household.slots.slice(0, slots);
+  // The router's connectivity states and the outages, on both charts.
+  const outageLabel = (kind: string) => (kind === "cloud" ? "cloud gone (no broker, no server)" : "grid down (islanded)");
+  const conn: Connectivity = {
+    states: w.conn.map((c) => ({ state: c.state, startS: c.startS, endS: Math.min(c.endS, endS) })),
+    outages: w.outages.map((o) => ({ label: outageLabel(o.kind), startS: o.startS, endS: o.endS || endS })),
+  };
 
   // The slicing chart: packets the server allocated per slot by class, and storage.
   const rows = w.server.slices(first, first + slots);
+  // Slots the router ran as local server: the server planned nothing there,
+  // so they show what the router delivered (its acks), each client in the
+  // class the server would give it.
+  const r = w.server.router(cfg.gridId, cfg.routerId);
+  for (const span of w.conn.filter((c) => c.state === "local")) {
+    for (let k = Math.ceil((span.startS - s.startS) / s.slotS); k < Math.min(slots, Math.floor((span.endS - s.startS) / s.slotS)); k++) {
+      const row = rows[k];
+      row.packets = row.packets.map(() => 0);
+      for (const [client, bySlot] of r?.acks ?? []) {
+        const info = r?.clients.get(client);
+        const ack = bySlot.get(first + k);
+        if (!info || !ack) continue;
+        const cls = Math.min(row.packets.length - 1, classify(info.priority, false, 0, Infinity, w.server.rules));
+        row.packets[cls] += ack[0];
+      }
+    }
+  }
   const classes = Math.max(1, ...rows.map((r) => r.packets.length));
   const series: SliceSeries[] = [];
   for (let c = 0; c < classes; c++) {
@@ -53,7 +94,7 @@ export function report(w: World, hours: number): DayReport {
   }
   series.push({ label: "battery charge", color: SLICE_COLOURS["battery charge"], values: truth.map((t) => Math.round(t.chargeWh / cfg.packetWh)) });
   const slices = slicesSvg({
-    title: `${s.name}, seed ${s.seed}: packets per slot by priority slice and storage`,
+    title: `${s.name}, seed ${s.seed}: packets per slot by priority slice and storage${w.conn.some((c) => c.state === "local") ? " (while local: as delivered)" : ""}`,
     startS: s.startS,
     slotS: s.slotS,
     unit: "packets",
@@ -62,6 +103,7 @@ export function report(w: World, hours: number): DayReport {
       { label: "PV", color: SLICE_COLOURS.pv, values: truth.map((t) => Math.round(t.pvWh / cfg.packetWh)) },
       { label: "capacity", color: SLICE_COLOURS.capacity, values: rows.map((r) => r.capacity), dashed: true },
     ],
+    ...conn,
   });
 
   // The timeline: per appliance its windows, relay-on intervals and packets per slot.
@@ -88,7 +130,7 @@ export function report(w: World, hours: number): DayReport {
     });
     return { name: c.name, color: ROW_COLOURS[i % ROW_COLOURS.length], windows, on: onIntervals(w, cfg.relays[c.relay].pin, endS), packets };
   });
-  const timeline = timelineSvg({ title: `${s.name}, seed ${s.seed}: appliances`, startS: s.startS, slotS: s.slotS, slots, rows: timelineRows });
+  const timeline = timelineSvg({ title: `${s.name}, seed ${s.seed}: appliances`, startS: s.startS, slotS: s.slotS, slots, rows: timelineRows, ...conn });
 
   const pvWh = truth.reduce((x, t) => x + t.pvWh, 0);
   const exportWh = truth.reduce((x, t) => x + t.exportWh, 0);
@@ -98,7 +140,12 @@ export function report(w: World, hours: number): DayReport {
     durationS: hours * 3600,
     packetWh: cfg.packetWh,
     requests: agent ? agent.counters.submitted : 0,
-    accepted: agent ? agent.counters.accepted : 0,
+    // Requests the server or the local server admitted, each once (a request decided locally is admitted again by the server when the cloud is back).
+    accepted: w.userRequests.filter((u) => {
+      const q = r?.requests.get(u.id);
+      const local = r?.local.get(u.id)?.outcome;
+      return u.ok && ((q && q.status !== "rejected" && q.status !== "cancelled") || (local !== undefined && local !== M.LR_REFUSED));
+    }).length,
     rejected: agent ? agent.counters.rejected : 0,
     emergencies: agent ? agent.counters.emergencies : 0,
     deliveredPackets: appliances.reduce((x, a) => x + a.deliveredPackets, 0),
@@ -110,9 +157,11 @@ export function report(w: World, hours: number): DayReport {
     upBytes: link ? link.counts[0] : 0,
     downBytes: link ? link.counts[1] : 0,
     appliances,
+    connectivity: w.connSeconds(),
+    outage: outageText(w, truth),
   });
   lines.push("");
-  lines.push(`server: ${st.requestsReceived} requests received, ${st.requestsAccepted} accepted, ${st.acks} acks (${st.ackRepeats} repeats ignored), ${st.framesIn} frames in, ${st.framesOut} out`);
+  lines.push(`server: ${st.requestsReceived} requests received, ${st.requestsAccepted} accepted, ${st.acks} acks (${st.ackRepeats} repeats ignored), ${st.localReports} local reports (${st.localDecisions} decisions), ${st.framesIn} frames in, ${st.framesOut} out`);
   if (agent) {
     const c = agent.counters;
     lines.push(`router: ${c.schedules} schedules run (${c.schedulesRefused} refused), ${c.acks} acks delivered, ${c.delivered} requests delivered, ${c.expired} expired, ${c.framesRefused} frames refused, ${c.compactions} compactions`);

@@ -16,7 +16,7 @@ import { seededRandom } from "./random";
 
 export type { ApplianceRequest, EnergyRequest, ProfileRequest, ThermalRequest } from "./appliances";
 
-export const SCENARIO_NAMES = ["sunny-summer", "winter"] as const;
+export const SCENARIO_NAMES = ["sunny-summer", "winter", "islanded-outage", "cloud-outage"] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 export interface ScenarioOptions {
@@ -50,6 +50,26 @@ export interface Scenario {
   appliances: ApplianceSpec[];
   /** Every appliance's requests, in the order the users make them (atS). */
   requests: ApplianceRequest[];
+  /** Each appliance's priority as paired (0 the most important, as firmware/config.ts), by name. */
+  priorities: Record<string, number>;
+  /** Import the household may plan on per slot, Wh: the microgrid's allowance, the cap while the cloud is lost, 0 while islanded. */
+  importWh: number[];
+  /** The main fuse: the grid never gives more than this, W. */
+  fuseLimitW: number;
+  /** The outage of the day, when there is one: slots [fromSlot, toSlot) of the day. */
+  outage: Outage | null;
+}
+
+/**
+ * An outage: "islanded", the grid is down (nothing can be imported, PV and
+ * battery only); "cloud", the energy server is unreachable and the router
+ * schedules locally, importing at most importCapW.
+ */
+export interface Outage {
+  kind: "islanded" | "cloud";
+  fromSlot: number;
+  toSlot: number;
+  importCapW: number;
 }
 
 const DAY_S = 86400;
@@ -62,11 +82,27 @@ interface NamedDay {
   ambientC: number;
   tankStartC: number;
   batterySocWh: number;
+  /** The outage of the day: from an hour of the day, for some hours. */
+  outage?: { kind: Outage["kind"]; fromH: number; hours: number; importCapW: number };
 }
+
+/** The microgrid's import allowance outside outages (as tools/sim/world.ts gives the server): 4.2 kW. */
+export const IMPORT_ALLOWANCE_W = 4200;
+/** The household's main fuse (flash.config.json fuseLimitW). */
+export const FUSE_LIMIT_W = 11000;
+/** The appliances' priorities as flash.config.json pairs them: the water heater is the critical load. */
+const PRIORITIES: Record<string, number> = { "water-heater": 0, ev: 1, washer: 2, dishwasher: 3 };
 
 const DAYS: Record<ScenarioName, NamedDay> = {
   "sunny-summer": { dayOfYear: 172, coldC: 16, ambientC: 20, tankStartC: 55, batterySocWh: 3000 },
   winter: { dayOfYear: 15, coldC: 8, ambientC: 15, tankStartC: 50, batterySocWh: 2000 },
+  // A mid-October day: the grid fails from 11:00 to 17:00, 6 h on PV (2.7
+  // kW at most) and the battery, while the car and the machines wait.
+  "islanded-outage": { dayOfYear: 288, coldC: 12, ambientC: 18, tankStartC: 52, batterySocWh: 8000, outage: { kind: "islanded", fromH: 11, hours: 6, importCapW: 0 } },
+  // A Saturday in February, the family at home: the energy server is
+  // unreachable from 06:00 to 18:00; the router schedules locally with a
+  // 3 kW import cap, on little PV.
+  "cloud-outage": { dayOfYear: 46, coldC: 9, ambientC: 16, tankStartC: 50, batterySocWh: 2500, outage: { kind: "cloud", fromH: 6, hours: 12, importCapW: 3000 } },
 };
 
 /** The scenario of a named day; the same name and seed give the same day. */
@@ -91,6 +127,7 @@ export function buildScenario(name: ScenarioName = "sunny-summer", options: Scen
   const at = (fromH: number, toH: number) => startS + Math.floor(fromH * 60 + random() * (toH - fromH) * 60) * MIN;
   const between = (lo: number, hi: number) => Math.floor(lo + random() * (hi - lo + 1));
 
+  // The outage days (islanded-outage, cloud-outage) have the summer day's user events.
   const washerLoad = name === "winter" ? at(6.5, 8) : at(7.5, 9.5);
   const dishLoad = name === "winter" ? at(19.75, 20.75) : at(12.5, 14);
   const dishEnd = name === "winter" ? at(23.5, 23.99) : at(18.5, 21);
@@ -128,6 +165,15 @@ export function buildScenario(name: ScenarioName = "sunny-summer", options: Scen
   ];
   const battery: BatterySpec = { capacityWh: 10000, maxChargeW: 5000, maxDischargeW: 5000, roundTripPct: 90, socWh: day.batterySocWh, reserveWh: 500 };
   const requests = appliances.flatMap((spec) => createAppliance(spec, startS).requests(slotS)).sort((a, b) => a.atS - b.atS);
+  const slots = DAY_S / slotS;
+  const outage: Outage | null = day.outage
+    ? { kind: day.outage.kind, fromSlot: Math.floor((day.outage.fromH * 3600) / slotS), toSlot: Math.ceil(((day.outage.fromH + day.outage.hours) * 3600) / slotS), importCapW: day.outage.importCapW }
+    : null;
+  const importWh: number[] = [];
+  for (let k = 0; k < slots; k++) {
+    const capW = outage && k >= outage.fromSlot && k < outage.toSlot ? outage.importCapW : IMPORT_ALLOWANCE_W;
+    importWh.push(Math.floor((capW * slotS) / 3600));
+  }
 
   return {
     name,
@@ -138,7 +184,7 @@ export function buildScenario(name: ScenarioName = "sunny-summer", options: Scen
     dayType,
     startS,
     slotS,
-    slots: DAY_S / slotS,
+    slots,
     annualKwh,
     kWp,
     baseload: load,
@@ -148,6 +194,10 @@ export function buildScenario(name: ScenarioName = "sunny-summer", options: Scen
     battery,
     appliances,
     requests,
+    priorities: { ...PRIORITIES },
+    importWh,
+    fuseLimitW: FUSE_LIMIT_W,
+    outage,
   };
 }
 

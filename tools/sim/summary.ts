@@ -37,6 +37,15 @@ export interface DaySummary {
   upBytes: number;
   downBytes: number;
   appliances: ApplianceDay[];
+  /** Seconds the router spent in each connectivity state (design section 3), in the order first entered; none when unknown. */
+  connectivity?: [string, number][];
+  /** The outage of the day, in words (when, and what it cost), when there was one. */
+  outage?: string;
+}
+
+/** Seconds as hours with one decimal: "11.5 h". */
+function hours(s: number): string {
+  return `${(s / 3600).toFixed(1)} h`;
 }
 
 /** A whole number with thousands separators: 12,345. */
@@ -60,14 +69,16 @@ export function alignColumns(rows: string[][], rightFrom: number, gapChars = 2):
 export function summaryLines(s: DaySummary): string[] {
   const selfPct = s.pvWh > 0 ? `${Math.round((100 * s.pvSelfUsedWh) / s.pvWh)} %` : "-";
   const upBitS = s.durationS > 0 ? ((8 * s.upBytes) / s.durationS).toFixed(1) : "-";
-  const hours = s.durationS / 3600;
+  const durationH = s.durationS / 3600;
   const figures = [
     ["requests", `${int(s.requests)}: accepted ${int(s.accepted)}, rejected ${int(s.rejected)}, emergencies ${int(s.emergencies)}`],
     ["delivered", `${int(s.deliveredPackets)} packets of ${int(s.packetWh)} Wh = ${int(s.deliveredPackets * s.packetWh)} Wh`],
     ["PV", `${int(s.pvWh)} Wh, self-consumption ${selfPct} (${int(s.pvSelfUsedWh)} Wh used in the home)`],
     ["grid", `import ${int(s.importWh)} Wh, export ${int(s.exportWh)} Wh, peak import ${int(s.peakImportW)} W`],
-    ["wire", `up ${int(s.upBytes)} B, down ${int(s.downBytes)} B, uplink average ${upBitS} bit/s over ${Number(hours.toFixed(2))} h`],
+    ["wire", `up ${int(s.upBytes)} B, down ${int(s.downBytes)} B, uplink average ${upBitS} bit/s over ${Number(durationH.toFixed(2))} h`],
   ];
+  if (s.connectivity && s.connectivity.length > 0) figures.push(["router", s.connectivity.map(([st, sec]) => `${st} ${hours(sec)}`).join(", ")]);
+  if (s.outage) figures.push(["outage", s.outage]);
   const header = ["appliance", "requests", "accepted", "packets", "energy Wh", "switchings", "interruptions", "deadlines met", "missed"];
   const row = (a: ApplianceDay) => [a.name, a.requests, a.accepted, a.deliveredPackets, a.energyWh, a.switchings, a.interruptions, a.deadlinesMet, a.deadlinesMissed];
   const total: ApplianceDay = { name: "total", requests: 0, accepted: 0, deliveredPackets: 0, energyWh: 0, switchings: 0, interruptions: 0, deadlinesMet: 0, deadlinesMissed: 0 };

@@ -6,6 +6,14 @@
 // meters. Virtual time runs the firmware, the household and the server;
 // real sockets carry the protocol, and the pump lets them settle between
 // steps (tools/sim/pump.ts).
+//
+// A scenario with an outage (tools/sim/scenario.ts) has it imposed here at
+// its slots: "cloud", the broker and the energy server are gone (the
+// broker stops, the server does no work); "islanded", the grid is down:
+// the household can neither import nor export (tools/sim/household.ts),
+// and the router is told at its console (R.island(true)), as an islanding
+// inverter's signal would tell it. The router's connectivity state is
+// read after every step (R.status().conn) and kept as spans for the charts.
 
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -20,7 +28,7 @@ import { EnergyServer, type ServerOptions } from "../server/server";
 import { startBroker, type SimBroker } from "./broker";
 import { Household } from "./household";
 import { settleNow } from "./pump";
-import { buildScenario, type ApplianceRequest, type Scenario, type ScenarioName } from "./scenario";
+import { buildScenario, type ApplianceRequest, type Outage, type Scenario, type ScenarioName } from "./scenario";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -38,8 +46,10 @@ export interface WorldOptions {
   config?: RouterConfig;
   /** The board's flash (e.g. one prepared by a test); default a fresh one. */
   flash?: SimFlash;
-  /** Import allowed per slot, Wh, in the server's supply curve. */
+  /** Import allowed per slot, Wh, in the server's supply curve (default: the scenario's per slot). */
   importWh?: number;
+  /** Impose the scenario's outage at its slots (default true); false leaves it to the caller. */
+  outage?: boolean;
   /** Server options to override (lease, heartbeat, ...). */
   server?: Partial<ServerOptions>;
   /** Virtual ms per step of the pump. */
@@ -65,6 +75,13 @@ export interface UserRequest {
   error: string;
 }
 
+/** A stretch of time the router spent in one connectivity state, unix s. */
+export interface ConnSpan {
+  state: string;
+  startS: number;
+  endS: number;
+}
+
 export class World {
   readonly scenario: Scenario;
   readonly config: RouterConfig;
@@ -79,6 +96,13 @@ export class World {
   reflashes = 0;
   /** The router booted from the sources (undefined when the world runs other `firmware`). */
   router: Router | undefined;
+  /** The router's connectivity state over time, read after every step (none while it is off or has no agent). */
+  readonly conn: ConnSpan[] = [];
+  /** The outage the world is imposing now, if any, and every one imposed so far ([startS, endS), endS 0 while it lasts). */
+  outageNow: Outage | null = null;
+  readonly outages: { kind: Outage["kind"]; startS: number; endS: number }[] = [];
+  private readonly imposeOutage: boolean;
+  private batterySlot = -1;
   private readonly stepMs: number;
   private nextRequest = 0;
   private serverClient: MqttClient | undefined;
@@ -92,12 +116,15 @@ export class World {
     this.scenario = buildScenario(o.scenario ?? "sunny-summer", { seed: o.seed ?? 1 });
     const base = o.config ?? projectConfig();
     this.config = { ...base, broker: { host: "127.0.0.1", port: brokerPort, keepAliveS: base.broker?.keepAliveS ?? 60 } };
+    // The import cap of a cloud outage is what the technician configures for the local server (importW).
+    const o0 = this.scenario.outage;
+    if (o0?.kind === "cloud" && this.config.importW === undefined) this.config.importW = o0.importCapW;
     this.stepMs = o.stepMs ?? 5000;
     this.key = new Uint8Array(createHash("sha256").update(`sden-sim-key-${this.scenario.seed}`).digest());
     this.board = new SimBoard({ flash: o.flash });
     this.household = new Household(this.board, this.config, this.scenario);
     const s = this.scenario;
-    const importWh = o.importWh ?? 700;
+    this.imposeOutage = o.outage ?? true;
     this.server = new EnergyServer(
       {
         routers: [{ gridId: this.config.gridId, routerId: this.config.routerId, key: this.key }],
@@ -108,6 +135,7 @@ export class World {
         supply: (slot) => {
           const k = slot - Math.floor(s.startS / s.slotS);
           const inDay = k >= 0 && k < s.slots;
+          const importWh = o.importWh ?? (inDay ? s.importWh[k] : 700);
           return { pvWh: inDay ? s.pvWh[k] : 0, windWh: 0, importWh, baseloadWh: inDay ? s.baseloadWh[k] : 0 };
         },
         ...o.server,
@@ -195,16 +223,104 @@ export class World {
   async run(ms: number, onStep?: (doneMs: number) => void): Promise<void> {
     const end = this.board.clock.worldMs() + ms;
     while (this.board.clock.worldMs() < end) {
+      if (this.imposeOutage) await this.outageTurn();
       const before = this.activity();
       this.userTurn();
+      this.batteryTurn();
       this.board.run(Math.min(this.stepMs, end - this.board.clock.worldMs()));
-      this.server.tick();
+      // The cloud is gone: its server does no work either (its heartbeats would otherwise wait in its client's queue).
+      if (this.outageNow?.kind !== "cloud") this.server.tick();
+      this.noteConn();
       await new Promise((r) => setImmediate(r));
       if (this.activity() !== before || !this.quiet()) {
         if (!(await settleNow({ settle: () => this.quiet(), activity: () => this.activity(), quietMs: 3, maxWaitMs: 2000 }))) this.unsettled++;
       }
       onStep?.(ms - (end - this.board.clock.worldMs()));
     }
+  }
+
+  /**
+   * Once a slot, the home battery's inverter tells the router its state
+   * (R.battery: stored Wh, power W, reserve Wh), as an integration over its
+   * local interface would; the local server plans with it.
+   */
+  private batteryTurn(): void {
+    const b = this.household.battery;
+    const slot = Math.floor(this.nowS() / this.scenario.slotS);
+    if (!b || slot === this.batterySlot || !this.board.globals.R) return;
+    this.batterySlot = slot;
+    this.console("battery", Math.floor(b.socWh), Math.min(b.spec.maxChargeW, b.spec.maxDischargeW), b.spec.reserveWh);
+  }
+
+  /** The scenario's outage starts or ends when the world reaches its slots. */
+  private async outageTurn(): Promise<void> {
+    const o = this.scenario.outage;
+    if (!o) return;
+    const k = Math.floor((this.nowS() - this.scenario.startS) / this.scenario.slotS);
+    const inside = k >= o.fromSlot && k < o.toSlot;
+    if (inside === (this.outageNow !== null)) return;
+    await this.setOutage(inside ? o : null);
+  }
+
+  /**
+   * Imposes an outage now (null ends the one in force): "cloud" stops the
+   * embedded broker and the server's work, "islanded" cuts the household
+   * off the grid and tells the router at its console (R.island).
+   */
+  async setOutage(o: Outage | null): Promise<void> {
+    const was = this.outageNow;
+    if (was === o) return;
+    if (was) {
+      this.outageNow = null;
+      this.outages[this.outages.length - 1].endS = this.nowS();
+      if (was.kind === "cloud" && this.broker) await this.broker.restart();
+      if (was.kind === "islanded") {
+        this.household.islanded = false;
+        this.console("island", false);
+      }
+    }
+    if (!o) return;
+    this.outageNow = o;
+    this.outages.push({ kind: o.kind, startS: this.nowS(), endS: 0 });
+    if (o.kind === "cloud") {
+      if (!this.broker) throw new Error("a cloud outage needs the embedded broker (the world cannot stop another)");
+      await this.broker.stop();
+    } else {
+      this.household.islanded = true;
+      this.console("island", true);
+    }
+  }
+
+  /** Calls R[name](...args) at the console when the router is up and has it; what it returned, or undefined. */
+  console(name: string, ...args: unknown[]): unknown {
+    const R = this.board.globals.R as Record<string, unknown> | undefined;
+    const f = R?.[name];
+    if (typeof f !== "function") return undefined;
+    try {
+      return (f as (...a: unknown[]) => unknown).apply(R, args);
+    } catch (e) {
+      if (e instanceof PowerCut) return undefined;
+      throw e;
+    }
+  }
+
+  /** Notes the router's connectivity state after a step: the span goes on, or a new one starts where it ended (a gap while the board is off). */
+  private noteConn(): void {
+    const agent = this.board.globals.R ? this.router?.agent : undefined;
+    const st = agent ? (agent.summary() as { conn?: string }).conn : undefined;
+    if (!st) return;
+    const now = this.nowS();
+    const last = this.conn[this.conn.length - 1];
+    const joined = last !== undefined && last.endS >= now - 2 * Math.ceil(this.stepMs / 1000);
+    if (joined && last.state === st) last.endS = now;
+    else this.conn.push({ state: st, startS: joined ? last.endS : now, endS: now });
+  }
+
+  /** Seconds in each connectivity state, in the order first entered. */
+  connSeconds(): [string, number][] {
+    const out = new Map<string, number>();
+    for (const c of this.conn) out.set(c.state, (out.get(c.state) ?? 0) + c.endS - c.startS);
+    return [...out.entries()];
   }
 
   /** The household makes its requests at the console when their time comes (again later if the router had no time yet). */
@@ -235,6 +351,7 @@ export class World {
   }
 
   async close(): Promise<void> {
+    if (this.outageNow?.kind === "cloud" && this.broker) this.outageNow = null;
     await this.board.powerCut(false);
     await new Promise<void>((r) => (this.serverClient ? this.serverClient.end(true, {}, () => r()) : r()));
     await this.server.close();

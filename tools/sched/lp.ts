@@ -1,0 +1,189 @@
+// The optimum of a case (../shared/quality.md: "the linear-programming
+// optimum of the same scenario (HiGHS) is the ceiling"), with perfect
+// knowledge of the whole day: every request, PV and baseload known from
+// midnight. Maximises the priority-weighted energy served (weight:
+// firmware/local.ts weightOf) subject to, per slot:
+//   PV + discharge + import + unserved baseload = baseload + loads + charge + export
+//   import <= the allowance and what the grid can give (fuse, 0 islanded)
+//   each job at most its client's power per slot, only inside its windows,
+//     at most each window's energy; a client's jobs share its power
+//   a program placed whole: start variables y (one start at most),
+//     its load in slot k the sum of y[s] * profile[k - s]
+//   the battery: soc[k+1] = soc[k] + eta * charge - discharge, between
+//     the reserve and the capacity, charge and discharge within their limits.
+// Unserved baseload costs far more than any appliance's weight (it is only
+// there so that a case where PV and the battery cannot carry the baseload
+// still solves); import and export cost a little, so that among the optima
+// the one that imports least, then exports least, is found (they never
+// trade served energy for less import). The starts y are binary (a MIP) when `integer`, else relaxed to
+// [0, 1] (the LP relaxation: an upper bound on the MIP).
+
+import { createRequire } from "node:module";
+import { jobWh, type SchedCase } from "./case";
+import { jobWeight } from "./figures";
+import { emptyOutcome, type Outcome } from "./settle";
+
+const require = createRequire(import.meta.url);
+
+interface HighsColumn {
+  Primal: number;
+}
+interface HighsSolution {
+  Status: string;
+  ObjectiveValue: number;
+  Columns: Record<string, HighsColumn>;
+}
+interface Highs {
+  solve(problem: string, options?: Record<string, unknown>): HighsSolution;
+}
+
+let solver: Promise<Highs> | undefined;
+
+/** The HiGHS solver (WebAssembly), loaded once. */
+export function highs(): Promise<Highs> {
+  solver ??= (require("highs") as () => Promise<Highs>)();
+  return solver;
+}
+
+export interface Optimum {
+  /** "Optimal" when solved to optimality; the solver's status otherwise. */
+  status: string;
+  /** MIP (programs whole) or LP relaxation. */
+  integer: boolean;
+  /** The optimal priority-weighted energy served, Wh x weight (unserved baseload and import costs left out). */
+  weightedWh: number;
+  outcome: Outcome;
+  /** Columns and rows of the model. */
+  columns: number;
+  rows: number;
+}
+
+export interface LpOptions {
+  integer?: boolean;
+  /** Seconds HiGHS may take (a MIP returns its best so far, not "Optimal"). */
+  timeLimitS?: number;
+}
+
+/** Weight of a Wh of unserved baseload: above any appliance's. */
+const BASELOAD_WEIGHT = 1000;
+/** Costs of a Wh imported and exported: tie-breaks only (least import, then most PV kept in the home). */
+const IMPORT_COST = 1e-4;
+const EXPORT_COST = 1e-5;
+
+/** The CPLEX LP text of a case, and what its columns mean. */
+export function lpModel(c: SchedCase, integer: boolean): { text: string; starts: number[][]; columns: number; rows: number } {
+  const n = c.slots;
+  const slotH = c.slotS / 3600;
+  const obj: string[] = [];
+  const rows: string[] = [];
+  const bounds: string[] = [];
+  const binaries: string[] = [];
+  /** Per slot: the terms of the loads in it. */
+  const load: string[][] = Array.from({ length: n }, () => []);
+  /** Per client and slot: the terms of its jobs (shared rating). */
+  const byClient: string[][][] = c.clients.map(() => Array.from({ length: n }, () => []));
+  const starts: number[][] = [];
+  let columns = 0;
+  const coef = (x: number) => (Number.isInteger(x) ? String(x) : x.toPrecision(12));
+  c.jobs.forEach((j, i) => {
+    const w = jobWeight(c, j);
+    const js: number[] = [];
+    starts.push(js);
+    if (j.profileWh.length) {
+      const total = jobWh(j);
+      const ys: string[] = [];
+      for (let s = j.earliest; s + j.profileWh.length <= j.end && s + j.profileWh.length <= n; s++) {
+        const y = `y_${i}_${s}`;
+        js.push(s);
+        ys.push(y);
+        columns++;
+        obj.push(`${coef(w * total)} ${y}`);
+        bounds.push(`0 <= ${y} <= 1`);
+        if (integer) binaries.push(y);
+        j.profileWh.forEach((wh, m) => {
+          if (wh > 0) {
+            load[s + m].push(`${coef(wh)} ${y}`);
+            byClient[j.client][s + m].push(`${coef(wh)} ${y}`);
+          }
+        });
+      }
+      if (ys.length) rows.push(`one_${i}: ${ys.join(" + ")} <= 1`);
+      return;
+    }
+    for (let k3 = 0; k3 < j.windows.length; k3 += 3) {
+      const xs: string[] = [];
+      for (let k = j.windows[k3]; k < j.windows[k3 + 1] && k < n; k++) {
+        const x = `x_${i}_${k}`;
+        xs.push(x);
+        columns++;
+        obj.push(`${coef(w)} ${x}`);
+        bounds.push(`0 <= ${x} <= ${coef(j.maxWhPerSlot)}`);
+        load[k].push(x);
+        byClient[j.client][k].push(x);
+      }
+      if (xs.length) rows.push(`win_${i}_${k3 / 3}: ${xs.join(" + ")} <= ${coef(j.windows[k3 + 2])}`);
+    }
+  });
+  const b = c.battery;
+  for (let k = 0; k < n; k++) {
+    const lhs = [`g_${k}`, `u_${k}`];
+    const rhs = [`e_${k}`];
+    columns += 3;
+    obj.push(`- ${IMPORT_COST} g_${k}`, `- ${EXPORT_COST} e_${k}`, `- ${BASELOAD_WEIGHT} u_${k}`);
+    bounds.push(`0 <= g_${k} <= ${coef(Math.min(c.importWh[k], c.gridWh[k]))}`, `0 <= u_${k} <= ${coef(c.baseloadWh[k])}`);
+    if (b) {
+      lhs.push(`d_${k}`);
+      rhs.push(`c_${k}`);
+      columns += 3;
+      // As the house's battery (self-consumption), it charges from PV only: at most the PV surplus over the baseload.
+      bounds.push(`0 <= c_${k} <= ${coef(Math.min(b.maxChargeW * slotH, Math.max(0, c.pvWh[k] - c.baseloadWh[k])))}`, `0 <= d_${k} <= ${coef(b.maxDischargeW * slotH)}`, `${b.reserveWh} <= s_${k + 1} <= ${b.capacityWh}`);
+      // soc[k+1] = soc[k] + eta * charge - discharge (soc[0] the spec's, a constant).
+      const prev = k === 0 ? "" : ` - s_${k}`;
+      rows.push(`bat_${k}: s_${k + 1}${prev} - ${coef(b.roundTripPct / 100)} c_${k} + d_${k} = ${k === 0 ? b.socWh : 0}`);
+    }
+    // The balance: supply on the left, uses on the right, moved over.
+    const uses = rhs.concat(load[k]).map((t) => ` - ${t}`).join("");
+    rows.push(`bal_${k}: ${lhs.join(" + ")}${uses} = ${coef(c.baseloadWh[k] - c.pvWh[k])}`);
+    c.clients.forEach((cl, ci) => {
+      if (byClient[ci][k].length > 1) rows.push(`rate_${ci}_${k}: ${byClient[ci][k].join(" + ")} <= ${coef((cl.ratedW * c.slotS) / 3600)}`);
+    });
+  }
+  const text = ["Maximize", ` obj: ${obj.join(" + ").replace(/\+ -/g, "-")}`, "Subject To", ...rows.map((r) => ` ${r}`), "Bounds", ...bounds.map((x) => ` ${x}`), ...(binaries.length ? ["Binary", ...binaries.map((y) => ` ${y}`)] : []), "End"].join("\n");
+  return { text, starts, columns, rows: rows.length };
+}
+
+/** Solves a case: its optimum and the flows of the optimal solution. */
+export async function optimum(c: SchedCase, o: LpOptions = {}): Promise<Optimum> {
+  const integer = o.integer ?? false;
+  const model = lpModel(c, integer);
+  const h = await highs();
+  const sol = h.solve(model.text, { time_limit: o.timeLimitS ?? 30, output_flag: false });
+  const at = (name: string) => sol.Columns[name]?.Primal ?? 0;
+  const n = c.slots;
+  const outcome = emptyOutcome(c);
+  let weightedWh = 0;
+  c.jobs.forEach((j, i) => {
+    const w = jobWeight(c, j);
+    if (j.profileWh.length) {
+      for (const s of model.starts[i]) {
+        const y = at(`y_${i}_${s}`);
+        j.profileWh.forEach((wh, m) => (outcome.servedWh[i][s + m] += y * wh));
+        weightedWh += w * y * jobWh(j);
+      }
+      return;
+    }
+    for (let k = 0; k < n; k++) {
+      const x = at(`x_${i}_${k}`);
+      outcome.servedWh[i][k] = x;
+      weightedWh += w * x;
+    }
+  });
+  for (let k = 0; k < n; k++) {
+    outcome.chargeWh[k] = at(`c_${k}`);
+    outcome.dischargeWh[k] = at(`d_${k}`);
+    outcome.importWh[k] = at(`g_${k}`);
+    outcome.exportWh[k] = at(`e_${k}`);
+    outcome.unservedBaseWh += at(`u_${k}`);
+  }
+  return { status: sol.Status, integer, weightedWh, outcome, columns: model.columns, rows: model.rows };
+}
