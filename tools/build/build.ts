@@ -118,7 +118,9 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   const configFile = options.configFile ?? join(root, "flash.config.json");
   const outFile = options.outFile ?? join(root, "build/router.js");
   const entryFile = resolve(options.entryFile ?? join(root, "firmware/main.ts"));
-  const config = loadConfig(configFile);
+  // The flasher's section (tools/flash: connection, WiFi network, secrets file) is no part of the router's: not baked in.
+  const config = Object.assign({}, loadConfig(configFile)) as { flash?: unknown };
+  delete config.flash;
   const version = firmwareVersion();
   const result = await esbuild.build({
     entryPoints: [entryFile],
