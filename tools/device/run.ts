@@ -281,6 +281,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.log(`--- loaded\n${l.lines.join("\n")}`);
     console.log(`loaded ok: ${l.usage} JsVars in use with ${LOADED_CLIENTS} clients and ${LOADED_REQUESTS} requests over a real broker (${JSON.stringify(l.states)}; server: ${l.acceptedAtServer} accepted, packets planned in ${l.plannedSlots} of the next 144 slots)`);
     console.log(`protocol ok: ${p.compared} results on Espruino 2v29 equal Node's (RFC 4231 HMAC on the native SHA-256, every example frame and its MQTT PUBLISH parsed back from 7-byte chunks, RFC 8949 appendix A)`);
+    // npm run flash's own steps, over the interpreter's telnet console with the espruino CLI.
+    const { flashOnEspruino } = await import("../flash/device-check");
+    const f = await flashOnEspruino(bin);
+    if (!f.locked) throw new Error("after npm run flash and a restart the console was not locked");
+    console.log(`flash ok: npm run flash over tcp://127.0.0.1:2323 with the espruino CLI; after a restart the interpreter booted "${f.banner.slice(0, 60)}...", console locked`);
   } catch (e) {
     console.error(`\ndevice boot FAILED: ${(e as Error).message}`);
     process.exit(1);
