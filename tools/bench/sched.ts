@@ -52,6 +52,8 @@ async function scenario(name: ScenarioName, seed: number): Promise<void> {
     { name: "reference server, same capacity", outcome: server.outcome },
     { name: "uncontrolled", outcome: settle(c, uncontrolled(c)) },
     { name: "PV-surplus threshold", outcome: settle(c, threshold(c)) },
+    // What the local scheduler reaches when the battery can wait for the outage (not a router feature today: see tools/sched/local.ts keepBattery).
+    { name: "local, battery kept for the outage", outcome: runLocal(c, { keepBattery: true }).outcome },
     { name: `optimum (HiGHS ${opt.integer ? "MIP" : "LP relaxation"}, ${opt.status})`, outcome: opt.outcome },
   ];
   const figs = rows.map((r) => figures(c, r.outcome));

@@ -135,6 +135,14 @@ export interface Knowledge {
    * outage comes unannounced and its end is not known).
    */
   allowanceKnown?: boolean;
+  /**
+   * With the allowance known: the battery is kept for the slots without
+   * import (the house's inverter holds it until an outage starts, as a
+   * backup reserve raised for a storm; the router has no such control
+   * today), and the scheduler counts it there only. Default false: the
+   * battery covers any shortfall as it comes (self-consumption).
+   */
+  keepBattery?: boolean;
 }
 
 /**
@@ -143,14 +151,41 @@ export interface Knowledge {
  * with its own allowance: one call per distinct allowance in the horizon,
  * each slot's figures taken from the call with its allowance.
  */
-export function availabilityAt(sched: LocalScheduler, c: SchedCase, k: number, n: number, socWh: number, allowanceKnown: boolean): void {
+export function availabilityAt(sched: LocalScheduler, c: SchedCase, k: number, n: number, socWh: number, allowanceKnown: boolean, keepBattery = false): void {
   const b = c.battery;
   const call = (importWh: number) => sched.availability(c.firstSlot + k, n, socWh, b ? b.reserveWh : 0, b ? b.maxDischargeW : 0, (importWh * 3600) / c.slotS);
   const allowances = allowanceKnown ? [...new Set(c.importWh.slice(k, k + n))] : [c.importWh[k]];
+  if (allowances.length > 1 && allowances.includes(0)) {
+    // Each run of slots with one allowance on its own, in time order. Kept
+    // (keepBattery), the battery is counted only in the runs without
+    // import. Else it is counted everywhere, but as the house's battery
+    // covers every shortfall as it comes, a run after others gets only what
+    // they leave of it, taking every packet they may plan as drawn from the
+    // battery first (an outage's promises must not count on a battery that
+    // the hours before it empty).
+    const cap = new Int32Array(n);
+    const green = new Int32Array(n);
+    let soc = socWh;
+    for (let m0 = 0; m0 < n; ) {
+      let m1 = m0 + 1;
+      while (m1 < n && c.importWh[k + m1] === c.importWh[k + m0]) m1++;
+      const a = c.importWh[k + m0];
+      sched.availability(c.firstSlot + k + m0, m1 - m0, a && keepBattery ? 0 : soc, b ? b.reserveWh : 0, b ? b.maxDischargeW : 0, (a * 3600) / c.slotS);
+      cap.set(sched.cap.subarray(0, m1 - m0), m0);
+      green.set(sched.green.subarray(0, m1 - m0), m0);
+      for (let m = m0; m < m1 && b && !keepBattery; m++) soc -= Math.min((b.maxDischargeW * c.slotS) / 3600, Math.max(0, cap[m] * c.packetWh + c.baseloadWh[k + m] - c.pvWh[k + m]));
+      m0 = m1;
+    }
+    call(allowances[0]);
+    sched.cap.set(cap);
+    sched.green.set(green);
+    return;
+  }
   if (allowances.length === 1) return call(allowances[0]);
   const cap = new Int32Array(n);
   const green = new Int32Array(n);
-  for (const a of allowances) {
+  // The current slot's allowance last: the power bound of the clients on (the fuse, or islanded the battery's) is the one of now, as on the router.
+  for (const a of allowances.slice().reverse()) {
     call(a);
     for (let m = 0; m < n; m++) {
       if (c.importWh[k + m] !== a) continue;
@@ -201,7 +236,9 @@ export function runLocal(c: SchedCase, know: Knowledge = {}): LocalRun {
     }
     if (event) {
       const n = Math.min(HORIZON, c.slots - k);
-      availabilityAt(sched, c, k, n, battery.socWh, know.allowanceKnown ?? true);
+      // Kept until the first slot without import allowance, when the grid is gone.
+      battery.held = !!know.keepBattery && c.importWh[k] > 0 && c.importWh.slice(k).includes(0);
+      availabilityAt(sched, c, k, n, battery.socWh, know.allowanceKnown ?? true, know.keepBattery);
       // The plan in force goes in, as the agent gives it: what was promised keeps its slots.
       sched.allocate(rq, routerPlan);
       reallocations++;

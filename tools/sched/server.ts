@@ -10,12 +10,8 @@
 // classes are as the server makes them (classify() with the server's
 // default rules and shares [1, 4, 3, 2]).
 //
-// Priorities: classify() reads 7 as the most important (as IEEE 802.1p),
-// while the router pairs clients with 0 the most important
-// (firmware/config.ts), and tools/server/server.ts passes the paired
-// priority through unchanged. `priorityAsServer` runs it as the server does
-// today; without it the priority is turned over (7 - p) so that the classes
-// mean what the household meant.
+// Priorities: classify() reads 0 as the most important, as the router
+// pairs clients (firmware/config.ts): the paired priority goes in as it is.
 
 import { allocate, classify, decide, DEFAULT_CLASS_RULES, type Demand, type Grid } from "../server/alloc";
 import { HORIZON } from "../../firmware/plan";
@@ -27,10 +23,7 @@ import { BatteryState, emptyOutcome, emptyPlan, settleSlot, type Outcome, type P
 const SHARES = [1, 4, 3, 2];
 const RULES = { ...DEFAULT_CLASS_RULES, classes: SHARES.length };
 
-export interface ServerOptions extends Knowledge {
-  /** Pass the paired priority to classify() as tools/server/server.ts does (0 then reads as the least important). */
-  priorityAsServer?: boolean;
-}
+export type ServerOptions = Knowledge;
 
 export interface ServerRun {
   plan: Plan;
@@ -64,7 +57,7 @@ export function runServer(c: SchedCase, o: ServerOptions = {}): ServerRun {
     const j = c.jobs[i];
     const abs = c.firstSlot;
     const per = Math.max(1, Math.floor(j.maxWhPerSlot / pk));
-    const cls = classify(o.priorityAsServer ? c.clients[j.client].priority : 7 - c.clients[j.client].priority, j.emergency, rejections[i], j.end - k, RULES);
+    const cls = classify(c.clients[j.client].priority, j.emergency, rejections[i], j.end - k, RULES);
     const base = { cls, order: i, maxPerSlot: per, group: j.client, groupMax: per };
     if (j.profileWh.length) {
       const profile = j.profileWh.map((wh) => Math.ceil(wh / pk));

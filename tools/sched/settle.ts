@@ -37,6 +37,8 @@ export function emptyPlan(c: SchedCase): Plan {
 /** The battery's state of charge from a start, stepping self-consumption one slot at a time. */
 export class BatteryState {
   socWh: number;
+  /** The inverter keeps the battery for later (a backup reserve raised for an announced outage): it charges, it gives nothing. */
+  held = false;
   constructor(private readonly c: SchedCase) {
     this.socWh = c.battery ? c.battery.socWh : 0;
   }
@@ -44,7 +46,7 @@ export class BatteryState {
   /** Wh the battery could give in the next slot. */
   canGiveWh(): number {
     const b = this.c.battery;
-    return b ? Math.max(0, Math.min((b.maxDischargeW * this.c.slotS) / 3600, this.socWh - b.reserveWh)) : 0;
+    return b && !this.held ? Math.max(0, Math.min((b.maxDischargeW * this.c.slotS) / 3600, this.socWh - b.reserveWh)) : 0;
   }
 
   /** Self-consumption of one slot's net load (load - PV, Wh): [charged, discharged]. */
