@@ -26,6 +26,13 @@ export const METER_RECORD_BYTES = 4096;
 /** The crash-safe record log holding the envelope's seq bounds. */
 export const SEQ_RECORDS = "sden.seq";
 export const SEQ_RECORD_BYTES = 1024;
+/**
+ * Free flash the meter's totals leave to the seq bound and the journal (a
+ * new file of each, with Storage's headers): when a long outage fills flash,
+ * meter saves stop first, so that the router can still send the backup
+ * that lets it compact once the server is back.
+ */
+const METER_LEAVES_BYTES = 2 * (SEQ_RECORD_BYTES + 64) + JOURNAL_FILE_BYTES + 64;
 /** Seqs reserved per flash write (firmware/seq.ts). */
 const SEQ_STEP = 64;
 /** The Storage file holding the router's key (16-64 raw bytes), written by the flasher. */
@@ -96,8 +103,8 @@ function recoverCutCompaction(hal: Hal, journal: Journal): boolean {
     const e = journal.load().entries;
     if (!e.length || e[e.length - 1][1] !== OP_COMPACT) return false;
   }
-  // The configuration, its pairing record and the password stay too.
-  const names = [CONFIG_FILE, KEY_FILE, PAIR_RECORDS + ".0", PAIR_RECORDS + ".1", PASSWORD_RECORDS + ".0", PASSWORD_RECORDS + ".1"];
+  // The configuration, its pairing record, the password and the network secrets stay too.
+  const names = [CONFIG_FILE, KEY_FILE, NET_FILE, PAIR_RECORDS + ".0", PAIR_RECORDS + ".1", PASSWORD_RECORDS + ".0", PASSWORD_RECORDS + ".1"];
   // Copies: on the board a read is a view of the flash that is erased next.
   const kept = names.map((n) => {
     const b = flash.read(n);
@@ -188,7 +195,7 @@ export class Router {
           clock: hal.clock,
           watch: hal.edgeInput,
           inputs: config.meters,
-          records: (this.meterRecords = new Records(flash, crc32, { name: METER_RECORDS, fileBytes: METER_RECORD_BYTES })),
+          records: (this.meterRecords = new Records(flash, crc32, { name: METER_RECORDS, fileBytes: METER_RECORD_BYTES, leave: METER_LEAVES_BYTES })),
           saveThresholdWh: config.meterSaveWh,
         });
       } catch (e) {
@@ -234,9 +241,11 @@ export class Router {
     const net = flash.read(NET_FILE);
     try {
       const n = net && JSON.parse(bytesToString(net));
-      if (n) {
+      // Printable ASCII strings only, and a password only with a user (MQTT 3.1.1): a hand-edited file must not stop the boot.
+      const ok = (v: unknown) => typeof v === "string" && /^[ -~]*$/.test(v);
+      if (n && ok(n.u)) {
         config.broker.user = n.u;
-        config.broker.password = n.b;
+        if (ok(n.b)) config.broker.password = n.b;
       }
     } catch {
       // Not JSON: the broker gets no credentials and says so in its CONNACK.
@@ -262,7 +271,8 @@ export class Router {
 
   /** R.request(): a request in the household's units (firmware/agent.ts converts it). */
   request(spec: RequestSpec): RequestAnswer {
-    return this.agent ? this.agent.request(spec) : { ok: false, id: 0, error: "no server link", code: 0 };
+    // No timers: stopped for a restart (R.pair, R.unpair).
+    return this.agent && this.timers.length ? this.agent.request(spec) : { ok: false, id: 0, error: this.timers.length ? "no server link" : "restarting", code: 0 };
   }
 
   /** R.requests(): the open requests and their states. */

@@ -319,6 +319,21 @@ describe("Records: space and compaction", () => {
     return flash;
   }
 
+  it("leaves the free space it is told to leave: a file that would eat into it is refused, and compaction is asked for first", () => {
+    const leave = 2 * FILE_COST;
+    const flash = nearlyFull(FILE_COST + leave - 8, 4096);
+    const rec = new Records(flash, crc32, { name: NAME, fileBytes: FILE_BYTES, leave });
+    const before = flash.bytes();
+    expect(rec.needsCompaction()).toBe(true);
+    expect(rec.save(value(10, 1))).toBe(REC_FULL);
+    expect(Buffer.compare(flash.bytes(), before)).toBe(0);
+    // Without the room to leave, the same flash takes the file.
+    expect(open(flash).save(value(10, 1))).toBe(REC_OK);
+    // And with enough free space, the one that leaves room takes it too.
+    const roomy = nearlyFull(FILE_COST + leave, 0);
+    expect(new Records(roomy, crc32, { name: NAME, fileBytes: FILE_BYTES, leave }).save(value(10, 1))).toBe(REC_OK);
+  });
+
   it("the first save returns REC_FULL and changes nothing when its file does not fit", () => {
     const flash = nearlyFull(FILE_COST - 4, 0);
     const before = flash.bytes();

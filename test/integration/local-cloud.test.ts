@@ -42,13 +42,15 @@ describe("the cloud lost for 12 hours (scenario cloud-outage)", () => {
     expect(local).toBeDefined();
     expect(failsafe!.startS - fromS).toBeLessThanOrEqual(3 * 60 + 10);
     expect(local!.startS).toBe(failsafe!.endS);
-    // Local until the cloud is back, then online. Not at once: after 12 hours
-    // without a server the flash is full (Storage is compacted only once the
-    // server holds a backup), so the seq bound and the journal wait for the
-    // backup and compaction that follow the return.
+    // Local until the cloud is back, then online within half an hour (5-18 min measured). After 12
+    // hours without a server the flash is full (Storage is compacted only
+    // once the server holds a backup): the meter's saves stopped first and
+    // left room for the seq bound and the journal, so the backup still goes
+    // out and compaction follows (without that room the router never came
+    // back online).
     expect(local!.endS).toBeGreaterThanOrEqual(toS);
     const back = spanAfter(w.conn, "online", toS);
-    expect(back).toBeDefined();
+    expect(back, JSON.stringify(w.conn)).toBeDefined();
     expect(back!.startS - toS).toBeLessThanOrEqual(30 * 60);
   });
 
