@@ -325,6 +325,10 @@ export class Agent {
   private localAt = 0;
   private declare localRan: boolean;
   private declare reportId: number;
+  /** Board s of the last report to the cloud (undefined: none); see plansLocally(). */
+  private declare reportedS: number;
+  /** The configuration's localOnly, which R.island(false) goes back to. */
+  private readonly cfgLocal: boolean;
   /** R.island(): the grid is down (no import). (R.local(), localOnly: connectivity.only.) */
   private declare islanded: boolean;
   /** R.battery(): the home battery's stored Wh, power W and reserve Wh (0: no battery). */
@@ -334,8 +338,8 @@ export class Agent {
   /** The connectivity state (firmware/connectivity.ts), and its transitions already noted (noteConn). */
   readonly connectivity: Connectivity;
   private connN = 0;
-  /** Import the local server may plan for, W (config importW). */
-  readonly importW: number;
+  /** Import the local server may plan for, W (config importW; a name of its own, which the build shortens). */
+  private readonly importAllowW: number;
 
   constructor(o: AgentOptions) {
     const hal = (this.hal = o.hal);
@@ -358,8 +362,9 @@ export class Agent {
     this.heartbeatPeriodS = c.heartbeatS;
     this.telemetryPeriodS = c.telemetryS || DEFAULT_TELEMETRY_S;
     // validateConfig checked the ranges: 0 is not a valid value of either, so || only fills in absent ones.
-    this.connectivity = new Connectivity(c.heartbeatS * (c.failsafeMissed || DEFAULT_FAILSAFE_MISSED), c.localAfterS || DEFAULT_LOCAL_AFTER_S, c.localOnly as boolean, this.upS());
-    this.importW = c.importW === undefined ? c.fuseLimitW : c.importW;
+    this.cfgLocal = !!c.localOnly;
+    this.connectivity = new Connectivity(c.heartbeatS * (c.failsafeMissed || DEFAULT_FAILSAFE_MISSED), c.localAfterS || DEFAULT_LOCAL_AFTER_S, this.cfgLocal, this.upS());
+    this.importAllowW = c.importW === undefined ? c.fuseLimitW : c.importW;
     this.relayOf = new Int8Array(n);
     this.meterOf = new Int8Array(n);
     this.kindOf = new Uint8Array(n);
@@ -443,7 +448,11 @@ export class Agent {
       onState: (up) => this.onLink(up),
       // The broker took a message: when it is a pending ack, that ack is done.
       onAcked: (id) => {
-        if (id === this.reportId) this.commit([OP_REPORTED], true);
+        if (id === this.reportId) {
+          // Once: link ids wrap, and a later message's id must not clear a later report.
+          this.reportId = 0;
+          this.commit([OP_REPORTED], true);
+        }
         const q = this.ackQueue;
         for (let k = 0; k < q.length; k++) {
           if (q[k][3] === id) {
@@ -472,7 +481,8 @@ export class Agent {
    * localOnly is the lasting switch. The state it leaves.
    */
   setLocal(on: boolean): string {
-    this.connectivity.setLocal(!!on, this.upS());
+    if (on !== !!on) return "on: must be true or false";
+    this.connectivity.setLocal(on, this.upS());
     this.noteConn();
     return connName(this.connectivity.st);
   }
@@ -579,7 +589,7 @@ export class Agent {
 
   /** Sends every pending request not yet sent (or sent long ago) in one REQUEST. */
   private sendRequests(): void {
-    if (this.connectivity.st === CS_LOCAL) return this.localPlan();
+    if (this.plansLocally()) return this.localPlan();
     if (!this.ready() || this.paired < this.clientCount) return;
     const now = this.currentSlot();
     const nowS = Math.floor(this.nowS());
@@ -776,6 +786,8 @@ export class Agent {
    * the relays it needs on would exceed the fuse; else journaled, then run.
    */
   private onSchedule(seq: number, f: CborValue[], envSlot: number): void {
+    // Told to be the local server (R.local, R.island, localOnly): the local plan alone runs the relays.
+    if (this.connectivity.only) return;
     const c = f[0] as number;
     const first = envSlot + (f[1] as number);
     const counts = f[2] as number[];
@@ -821,7 +833,7 @@ export class Agent {
     const rq = this.rq;
     const b = this.batt;
     const p = this.plan;
-    L.reallocate(rq, s, HORIZON, b[0], b[2], b[1], this.islanded ? 0 : this.importW);
+    L.reallocate(rq, s, HORIZON, b[0], b[2], b[1], this.islanded ? 0 : this.importAllowW, p);
     for (let i = 0; i < MAX_REQUESTS; i++) {
       if (rq.get(i, F_STATE) !== RQ_PENDING) continue;
       const no = L.reason[i] > 0;
@@ -852,7 +864,22 @@ export class Agent {
   /** Keeps a decision of the local server for the report, journaled: the request in row and its outcome. */
   private logLocal(row: number, outcome: number): void {
     const rq = this.rq;
-    this.commit([OP_LOCAL, rq.get(row, F_ID), rq.get(row, F_CLIENT), outcome, this.donePackets(row)], true);
+    const id = rq.get(row, F_ID);
+    const n = this.donePackets(row);
+    const k = this.lrAt(id);
+    // The same verdict again (a refused request back every few slots) costs no flash: a long outage cannot compact.
+    if (k < 0 || this.lr[k + 2] !== outcome || this.lr[k + 3] !== n) this.commit([OP_LOCAL, id, rq.get(row, F_CLIENT), outcome, n], true);
+  }
+
+  /**
+   * The local server decides: local, and not just after a report to the
+   * cloud (its fresh schedules are due; planning locally then would decide
+   * again what was just handed back), unless they failed to come in two
+   * heartbeat periods.
+   */
+  private plansLocally(): boolean {
+    const k = this.connectivity;
+    return k.st === CS_LOCAL && (k.only || !(this.upS() - this.reportedS < 2 * this.heartbeatPeriodS));
   }
 
   /** The index in lr of request id's entry, or -1. */
@@ -876,11 +903,13 @@ export class Agent {
     const body: number[] = [];
     // Four numbers an entry, as in body: at most MAX_ITEMS of them.
     for (let k = 0; k < lr.length && k < 4 * M.MAX_ITEMS; k += 4) {
+      // A request in a final state has no row (applyEntry frees it): found is open.
       const row = rq.find(lr[k]);
-      const open = row >= 0 && rq.get(row, F_STATE) < RQ_DELIVERED;
+      const open = row >= 0;
       body.push(lr[k], lr[k + 1], open && run[lr[k + 1] - 1] === lr[k] ? M.LR_RUNNING : lr[k + 2], open ? this.donePackets(row) : lr[k + 3]);
     }
     if (body.length) this.reportId = this.send(M.LOCAL_REPORT, body);
+    this.reportedS = this.upS();
     this.localRan = false;
     this.localAt = now;
     const nowS = Math.floor(this.nowS());
@@ -888,7 +917,8 @@ export class Agent {
     for (let i = 0; i < MAX_REQUESTS && items.length < M.MAX_ITEMS; i++) {
       const st = rq.get(i, F_STATE);
       const running = run[rq.get(i, F_CLIENT) - 1] === rq.get(i, F_ID);
-      if (!st || st >= RQ_DELIVERED || (rq.get(i, F_END) <= now && !running)) continue;
+      // A row in use is open (a final state frees it).
+      if (!st || (rq.get(i, F_END) <= now && !running)) continue;
       const it = rq.item(i, now) as number[];
       const span = it[4] - it[3];
       let ok: boolean;
@@ -919,9 +949,11 @@ export class Agent {
    * is there. The state it leaves.
    */
   island(on: boolean): string {
-    this.islanded = !!on;
+    if (on !== !!on) return "on: must be true or false";
+    this.islanded = on;
     this.localAt = 0;
-    return this.setLocal(on);
+    // Off: back to what the configuration says (localOnly).
+    return this.setLocal(on || this.cfgLocal);
   }
 
   /** R.battery(socWh, maxW, reserveWh): the home battery's state, for the local server (an inverter's integration tells it). */
@@ -947,7 +979,7 @@ export class Agent {
     // The slot is 0 while the time is unknown.
     const s = this.currentSlot();
     if (s > this.curSlot) this.newSlot(s);
-    if (this.connectivity.st === CS_LOCAL && this.localAt !== this.curSlot) this.localPlan();
+    if (this.plansLocally() && this.localAt !== this.curSlot) this.localPlan();
     this.sendDue();
     this.applyRelays();
     // Said once, on the console, when flash starts refusing saves, and when it takes them again.
@@ -1375,11 +1407,12 @@ export class Agent {
 
   /** Status for R.status(). */
   summary(): { link: string; time: number; slot: number; requests: number; pendingAcks: number; flashFull: boolean; conn: string; connWhy: string; connForS: number } {
-    const k = this.connectivity;
+    // [state, why, seconds in it], as telemetry tells them.
+    const k = this.connectivity.report(this.upS());
     return {
-      conn: connName(k.st),
-      connWhy: connName(k.why, true),
-      connForS: Math.floor(this.upS() - k.sinceS),
+      conn: connName(k[0]),
+      connWhy: connName(k[1], true),
+      connForS: k[2],
       link: this.link.isUp() ? (this.seqUnknown ? "restoring" : this.curSlot ? "online" : "waiting for time") : "offline",
       time: Math.floor(this.nowS()) || 0,
       slot: this.curSlot,

@@ -193,6 +193,8 @@ function save(r: Router, l: LoadedConfig, id: number, count: number): ConsoleAns
   if (pairRecords(r.hal).save(ascii(JSON.stringify([l.baseCrc, Math.max(l.top, count), c])))) return fail("flash full");
   // Bound, not a closure: an Espruino closure keeps its whole scope (here
   // the configuration), and the build inlines a helper made to avoid it.
+  // Stopped now: nothing new is taken under ids the new boot may move.
+  r.stop();
   r.hal.clock.setTimeout(r.restart.bind(r), RESTART_MS);
   return { ok: true, id: id, restart: true };
 }

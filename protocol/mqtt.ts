@@ -132,23 +132,19 @@ function frame(first: number, head: string, tail?: Uint8Array): Uint8Array {
  * Empty on bad input.
  */
 export function encodeConnect(clientId: string, keepAliveS: number, willTopic: string, willPayload: Uint8Array, user?: string, password?: string): Uint8Array {
-  let flags = 0x2c, s = "";
-  if (user !== undefined) {
-    flags |= 0x80;
-    s = lstr(user);
-  }
-  if (password !== undefined) {
-    flags |= 0x40;
-    s += lstr(password);
-  }
-  // The will message and the credentials are the frame's tail.
+  const u = user !== undefined;
+  const w = password !== undefined;
+  // The will message, then the user name and the password: the frame's tail.
+  const s = (u ? lstr(user) : "") + (w ? lstr(password) : "");
   const n = willPayload.length;
   const tail = new Uint8Array(n + s.length);
   tail.set(willPayload);
   for (let k = 0; k < s.length; k++) tail[n + k] = s.charCodeAt(k);
-  return strLen(clientId, 0) < 1 || outside(keepAliveS, 65535) || strLen(willTopic, 1) < 0 || n > 65535 || (user !== undefined && strLen(user, 0) < 0) || (password !== undefined && (user === undefined || strLen(password, 0) < 0))
+  // Absent credentials are checked as empty strings; a password needs a user name.
+  return strLen(clientId, 0) < 1 || outside(keepAliveS, 65535) || strLen(willTopic, 1) < 0 || n > 65535 || strLen(user || "", 0) < 0 || strLen(password || "", 0) < 0 || (w && !u)
     ? none()
-    : frame(0x10, "\0\x04MQTT\x04" + String.fromCharCode(flags) + u16(keepAliveS) + lstr(clientId) + lstr(willTopic) + u16(n), tail);
+    : // Flags: user name 0x80, password 0x40, will retain 0x20, will QoS 1 0x08, will 0x04.
+      frame(0x10, "\0\x04MQTT\x04" + String.fromCharCode(u ? (w ? 0xec : 0xac) : 0x2c) + u16(keepAliveS) + lstr(clientId) + lstr(willTopic) + u16(n), tail);
 }
 
 /**

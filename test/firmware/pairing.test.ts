@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMPACT_FLAG } from "../../firmware/agent";
 import { validateConfig, type RouterConfig } from "../../firmware/config";
 import { PAIR_RECORDS, PAIR_RECORD_BYTES, PASSWORD_RECORDS, PASSWORD_RECORD_BYTES, type ConsoleAnswer, type PulseAnswer } from "../../firmware/pairing";
-import { CONFIG_FILE, bootRouter, type RouterStatus } from "../../firmware/router";
+import { CONFIG_FILE, NET_FILE, bootRouter, type RouterStatus } from "../../firmware/router";
 import { SimBoard } from "../../hal/sim/board";
 import { SimFlash } from "../../hal/sim/flash";
 import type { Firmware } from "../../hal/sim/board";
@@ -114,8 +114,10 @@ describe("R.pair()", () => {
     expect(names(R().clients())).toEqual(["washer"]);
   });
 
-  it("keeps the pairing and the password when a cut compaction erases the store, and saves again after it", () => {
+  it("keeps the pairing, the password and the network secrets when a cut compaction erases the store, and saves again after it", () => {
     const { board, R } = boot();
+    const net = bytes(JSON.stringify({ s: "home-net", p: "wifi-pw", u: "home-1", b: "broker-pw" }));
+    board.flash.write(NET_FILE, net);
     R().password("pw");
     R().pair(PUMP);
     board.run(2000);
@@ -124,6 +126,7 @@ describe("R.pair()", () => {
     board.powerCut();
     expect(board.lines).toContain("flash compaction was cut: store erased, restoring from the server");
     expect(board.flash.list(COMPACT_FLAG)).toEqual([]);
+    expect(board.flash.read(NET_FILE)).toEqual(net);
     expect(names(R().clients())).toContain("pool-pump");
     expect(board.password).toBe("pw");
     // The kept record files take the next saves (appended after what was copied).
@@ -444,8 +447,12 @@ describe("pairing with the server", () => {
     await w.run(5000);
     const wh = R().status().meters.map((m) => m.wh);
     expect(R().pair(PUMP)).toEqual({ ok: true, id: 5, restart: true });
+    // Until the restart nothing new is taken: it would be journaled under ids the new boot may give to another appliance.
+    const late = R().request({ client: "ev", endMin: 480, wh: 1000 });
+    expect(late).toMatchObject({ ok: false, error: "restarting" });
     await w.run(3 * 60_000);
     expect(w.board.boots.map((b) => b.reason)).toEqual(["power-on", "restart"]);
+    expect(R().requests().map((q) => q.id)).not.toContain(late.id || -1);
     expect(known()).toContainEqual([5, "pool-pump"]);
     expect(R().requests().map((q) => q.id)).toEqual(expect.arrayContaining(open));
     const after = R().status().meters.map((m) => m.wh);

@@ -50,6 +50,21 @@ describe("the router's CONNECT and sden.net", () => {
     expect(p.clientId).toBe("demo-grid-home-1");
   });
 
+  it("boots and connects whatever a hand-edited sden.net holds: no user, a user that is not a string, non-ASCII credentials", async () => {
+    const cases: [string, string | undefined, string | undefined][] = [
+      [JSON.stringify({ b: "broker-pw" }), undefined, undefined],
+      [JSON.stringify({ u: null, b: "broker-pw" }), undefined, undefined],
+      [JSON.stringify({ u: 42, b: "broker-pw" }), undefined, undefined],
+      [JSON.stringify({ u: "h\u00e9me", b: "pw" }), undefined, undefined],
+      [JSON.stringify({ u: "home-1", b: "p\u00e4ss" }), "home-1", undefined],
+    ];
+    for (const [f, user, pw] of cases) {
+      const p = await firstPacket(f);
+      expect([p.username, p.password && Buffer.from(p.password).toString("latin1")], f).toEqual([user, pw]);
+      server?.close();
+    }
+  });
+
   it("carries none without sden.net, or when it is not JSON", async () => {
     for (const f of [undefined, "{not json"]) {
       const p = await firstPacket(f);

@@ -141,6 +141,8 @@ describe("the server's plan", () => {
     const w = world(1);
     w.pair(0, 1, M.KIND_ENERGY, 11000, 4);
     w.up(0, M.HELLO, ["0.2.0", 1, 0, 512]);
+    // The HELLO's answer: an empty schedule for the client, which has nothing planned yet.
+    expect(w.take(0, M.SCHEDULE).map((d) => (d.body as unknown[]).slice(0, 3))).toEqual([[1, 0, [0]]]);
     w.up(0, M.REQUEST, [[1, 1, M.KIND_ENERGY, 0, 60, 30 * 100, 100]]);
     const first = w.slot();
     w.server.receive(topicStatus("g1", "r0"), new TextEncoder().encode("offline"));
@@ -185,6 +187,7 @@ describe("the server's plan", () => {
     const w = world(1, { leaseSlots: 144 });
     w.pair(0, 1, M.KIND_ENERGY, 11000, 4);
     w.up(0, M.HELLO, ["0.2.0", 1, 0, 100]);
+    expect(w.take(0, M.SCHEDULE)).toHaveLength(1);
     w.up(0, M.REQUEST, [[1, 1, M.KIND_ENERGY, 0, 144, 144 * 150, 150]]);
     const [s] = w.take(0, M.SCHEDULE);
     // The MQTT PUBLISH: fixed header (2), topic (2 + length), packet id (2), payload.

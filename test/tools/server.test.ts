@@ -363,6 +363,9 @@ describe("the reference server over a broker", () => {
     // Two slots have passed with 183 + 183 planned (no ack): 134 left by the deadline, 22 slots on.
     expect(items).toEqual([[301, 2, M.KIND_ENERGY, 0, 22, 500 - 366, 183]]);
     expect((await r.next(M.HEARTBEAT)).body).toEqual([10, 10, 5]);
+    // Every client gets its schedule after the HELLO: the washer, with nothing planned, an empty one.
+    const s1 = await r.next(M.SCHEDULE);
+    expect(s1.body).toEqual([1, 0, [0], expect.any(Number)]);
     const s = await r.next(M.SCHEDULE);
     expect((s.body as number[])[0]).toBe(2);
     expect(s.seq).toBeGreaterThan(restore.seq);

@@ -551,7 +551,10 @@ export class EnergyServer {
     // whose store went back below it finds out and asks to be restored
     // (RESTORE carries the mark itself).
     if (r.backup && r.backup.mark > 0 && !restore) this.send(r, M.STORED, [r.backup.mark]);
-    this.sendSchedules(r, this.clientsWithPlans(r));
+    // Every client known gets its schedule, an empty one too: a fresh
+    // schedule after the HELLO is what takes the router out of boot,
+    // failsafe or local (design section 3), idle households included.
+    this.sendSchedules(r, [...r.clients.keys()].sort((a, b) => a - b));
   }
 
   /**
