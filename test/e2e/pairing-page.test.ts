@@ -10,10 +10,12 @@
 // the right one shows the appliances and meters, a bad form is refused
 // before anything is sent, an appliance is paired (the router restarts and
 // the page reconnects), identified (its relay clicks on the virtual pin),
-// its meter tested with pulses the test drives, screenshots are saved, it is
-// unpaired, and the page still loads once its server is gone.
+// its meter tested with pulses the test drives, screenshots are saved (to
+// out/screenshots/; to docs/img/ too with SDEN_SCREENSHOTS=docs), it is
+// unpaired, another device picked in the chooser is not sent the password,
+// and the page still loads once its server is gone.
 
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
@@ -27,6 +29,8 @@ import { BluetoothStandin, NORDIC_UART } from "../support/web-bluetooth";
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const IMG = join(root, "docs/img");
+/** Where the screenshots go: out/ (git-ignored) always, the README's images with SDEN_SCREENSHOTS=docs. */
+const SHOTS = [join(root, "out/screenshots"), ...(process.env.SDEN_SCREENSHOTS === "docs" ? [IMG] : [])];
 const PASSWORD = "s3cret-pw";
 /** Real ms per step of the time driver, and virtual ms it runs the board. */
 const STEP_REAL_MS = 20;
@@ -201,17 +205,25 @@ describe("the pairing page over Web Bluetooth", () => {
   });
 
   it("saves screenshots at phone and desktop width", async () => {
-    mkdirSync(IMG, { recursive: true });
+    const dirs = SHOTS;
+    for (const d of dirs) mkdirSync(d, { recursive: true });
+    const before = dirs.map((d) => [join(d, "pairing-phone.png"), join(d, "pairing-desktop.png")].map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0)));
     // A phone's screen as the technician sees it on top; the desktop page whole.
     await page.evaluate(() => window.scrollTo(0, 0));
-    await page.screenshot({ path: join(IMG, "pairing-phone.png") });
+    const phone = await page.screenshot();
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.locator("#testPower", { hasText: "3600 W" }).waitFor();
-    await page.screenshot({ path: join(IMG, "pairing-desktop.png"), fullPage: true });
+    const desktop = await page.screenshot({ fullPage: true });
     await page.setViewportSize({ width: 390, height: 844 });
     pulsing = false;
     await page.getByRole("button", { name: "Stop" }).click();
-    expect(existsSync(join(IMG, "pairing-phone.png")) && existsSync(join(IMG, "pairing-desktop.png"))).toBe(true);
+    for (const d of dirs) {
+      writeFileSync(join(d, "pairing-phone.png"), phone);
+      writeFileSync(join(d, "pairing-desktop.png"), desktop);
+    }
+    dirs.forEach((d, i) => [join(d, "pairing-phone.png"), join(d, "pairing-desktop.png")].forEach((f, k) => expect(statSync(f).mtimeMs, f).toBeGreaterThan(before[i][k])));
+    // The committed images change only when asked for (SDEN_SCREENSHOTS=docs): a test run leaves the tree clean.
+    expect(SHOTS.includes(IMG)).toBe(process.env.SDEN_SCREENSHOTS === "docs");
   });
 
   it("unpairs the appliance after a confirming tap", async () => {
@@ -223,9 +235,25 @@ describe("the pairing page over Web Bluetooth", () => {
     await page.getByText("pool-pump is unpaired").waitFor();
     await page.getByRole("button", { name: "Reconnect" }).waitFor();
     expect(R().clients().clients.map((c) => c.name)).not.toContain("pool-pump");
+  });
+
+  it("does not send the password typed before to another device picked in the chooser", async () => {
+    // Another board in range (Chrome gives each its own id): the page must ask, not send the password it knows.
+    const logins = repl.logins.length;
+    const sent = repl.linesIn.length;
+    ble.nextDevice = { id: "neighbours-router", name: "Espruino sden-router" };
     await connect();
+    await page.getByLabel("Password", { exact: true }).waitFor();
+    expect(repl.linesIn.slice(sent)).not.toContain(PASSWORD);
+    expect(repl.logins.slice(logins)).not.toContainEqual({ ok: true });
+    expect(repl.locked).toBe(true);
+    expect(await page.locator("#clientsCard").isVisible()).toBe(false);
+    // Typed for this device, it unlocks it.
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByRole("button", { name: "Unlock" }).click();
     await page.locator("#clients tr").nth(3).waitFor();
     await expect(page.locator("#clients tr").count()).resolves.toBe(4);
+    expect(repl.logins.at(-1)).toEqual({ ok: true });
   });
 
   it("loads again once its server is gone: the browser kept it", async () => {

@@ -4,7 +4,8 @@
 // that board's UART is the test's: what the page writes on the TX
 // characteristic reaches onWrite() in Node, and send() delivers bytes as RX
 // notifications of at most 20 bytes (the default BLE MTU's payload).
-// linkLost() drops the connection as a board does when it reboots.
+// linkLost() drops the connection as a board does when it reboots;
+// nextDevice names the device the chooser gives next (another board in range).
 
 import type { Page } from "playwright-core";
 
@@ -27,10 +28,10 @@ const STANDIN_SCRIPT = `(() => {
   const uuids = ${JSON.stringify(NORDIC_UART)};
   const call = (op, data) => window.__sdenBle(op, data);
   let current;
-  const makeDevice = () => {
+  const makeDevice = (picked) => {
     const device = new EventTarget();
-    device.id = "sim-router";
-    device.name = "Espruino sden-router";
+    device.id = picked.id;
+    device.name = picked.name;
     const rx = new EventTarget();
     rx.uuid = uuids.rx;
     rx.value = null;
@@ -103,8 +104,7 @@ const STANDIN_SCRIPT = `(() => {
   const bluetooth = {
     async getAvailability() { return true; },
     async requestDevice(options) {
-      await call("request", JSON.stringify(options));
-      return makeDevice();
+      return makeDevice(JSON.parse(await call("request", JSON.stringify(options))));
     },
   };
   Object.defineProperty(window, "__sdenBleStandin", { value: standin });
@@ -122,6 +122,8 @@ export class BluetoothStandin {
   readonly requests: { filters?: { services?: string[]; namePrefix?: string }[]; optionalServices?: string[] }[] = [];
   connected = false;
   connects = 0;
+  /** The device the chooser gives at the next requestDevice(): Chrome's id for it and its advertised name. */
+  nextDevice = { id: "sim-router", name: "Espruino sden-router" };
   private chain: Promise<unknown> = Promise.resolve();
   private readonly page: Page;
   private readonly o: BluetoothStandinOptions;
@@ -161,12 +163,16 @@ export class BluetoothStandin {
     return this.chain;
   }
 
-  private fromPage(op: string, data?: string): void {
-    if (op === "request") this.requests.push(JSON.parse(data ?? "{}"));
-    else if (op === "connect") {
+  private fromPage(op: string, data?: string): string | undefined {
+    if (op === "request") {
+      this.requests.push(JSON.parse(data ?? "{}"));
+      return JSON.stringify(this.nextDevice);
+    }
+    if (op === "connect") {
       this.connected = true;
       this.connects++;
     } else if (op === "disconnect") this.connected = false;
     else if (op === "write" && this.connected) this.o.onWrite(data ?? "");
+    return undefined;
   }
 }

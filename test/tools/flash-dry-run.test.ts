@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { validateConfig } from "../../firmware/config";
 import { CONFIG_FILE, KEY_FILE, NET_FILE } from "../../firmware/router";
 import { cliArgs, main, newKey, prepare, type Prepared } from "../../tools/flash/main";
-import { BOOT_FILE, crcOf, markedValue, partCode, unwrittenCrc, type Step } from "../../tools/flash/upload";
+import { BOOT_FILE, crcOf, markedValue, partCode, secretsIn, unwrittenCrc, type Step } from "../../tools/flash/upload";
 
 const root = new URL("../../", import.meta.url).pathname;
 const shipped = JSON.parse(readFileSync(join(root, "flash.config.json"), "utf8"));
@@ -108,6 +108,9 @@ function runOnStandin(steps: Step[], files = new Map<string, Buffer>()): { files
   }
   return { files, printed, password: board.password, locked: board.locked };
 }
+
+/** Each secret as the bytes that go to the board (the router key as its raw bytes). */
+const SECRET_BYTES = { ...SECRETS, SDEN_ROUTER_KEY: Buffer.from(SECRETS.SDEN_ROUTER_KEY, "hex").toString("latin1") };
 
 let dir: string;
 let prepared: Prepared;
@@ -218,12 +221,19 @@ describe("npm run flash -- --dry-run", () => {
 
   it("a real flash's steps carry the secrets only in the files step and the password step, never in .bootcde's parts", () => {
     for (const s of prepared.steps) {
-      const decoded = [...s.code.matchAll(/atob\("([^"]*)"\)/g)].map((m) => Buffer.from(m[1], "base64").toString("latin1")).join("") + s.code;
-      const has = (x: string) => decoded.includes(x);
-      const holds = [SECRETS.SDEN_WIFI_PASSWORD, SECRETS.SDEN_BROKER_PASSWORD].some(has) || decoded.includes(Buffer.from(SECRETS.SDEN_ROUTER_KEY, "hex").toString("latin1"));
-      expect(holds, s.title).toBe(s.name === "files");
-      expect(has(SECRETS.SDEN_CONSOLE_PASSWORD), s.title).toBe(s.name === "password");
+      const found = secretsIn(s.code, SECRET_BYTES);
+      expect(found, s.title).toEqual(s.name === "files" ? ["SDEN_ROUTER_KEY", "SDEN_WIFI_PASSWORD", "SDEN_BROKER_PASSWORD"] : s.name === "password" ? ["SDEN_CONSOLE_PASSWORD"] : []);
     }
+  });
+
+  it("finds a password inside the base64 of the whole network file, where its own base64 does not show", () => {
+    const files = prepared.steps.find((s) => s.name === "files")!.code;
+    // What the device check used to look for: each password's own base64, which the network file's base64 does not contain at this alignment.
+    const ownBase64 = (x: string) => Buffer.from(x, "latin1").toString("base64").slice(0, 12);
+    expect(files.includes(ownBase64(SECRETS.SDEN_BROKER_PASSWORD)) || files.includes(SECRETS.SDEN_BROKER_PASSWORD)).toBe(false);
+    expect(secretsIn(files, { broker: SECRETS.SDEN_BROKER_PASSWORD, wifi: SECRETS.SDEN_WIFI_PASSWORD })).toEqual(["broker", "wifi"]);
+    // The masked dry run's files step holds none.
+    expect(secretsIn(readFileSync(join(outDir, "02-files.js"), "latin1"), SECRET_BYTES)).toEqual([]);
   });
 
   it("stores the bundle again from the start when a part comes back wrong", () => {
@@ -270,13 +280,74 @@ describe("secrets", () => {
     const env = { ...SECRETS } as { [k: string]: string | undefined };
     delete env.SDEN_CONSOLE_PASSWORD;
     delete env.SDEN_WIFI_PASSWORD;
-    const code = await main(["--dry-run", "--config", configIn(d), "--out", join(d, "out")], env, (l) => lines.push(l));
+    // A real flash (no --dry-run): it stops before the build, so no board is needed.
+    const code = await main(["--config", configIn(d), "--out", join(d, "out")], env, (l) => lines.push(l));
     expect(code).toBe(1);
     const text = lines.join("\n");
     expect(text).toContain("FAILED at read the secrets: secrets are missing or malformed (nothing was sent to the board):");
-    expect(text).toContain(`wifiPassword: missing; set SDEN_WIFI_PASSWORD or "wifiPassword" in ${join(d, "secrets.json")}`);
+    expect(text).toContain(`wifiPassword: missing; set SDEN_WIFI_PASSWORD or "wifiPassword" in ${join(d, "secrets.json")} (for an open network, set it to "")`);
     expect(text).toContain(`consolePassword: missing; set SDEN_CONSOLE_PASSWORD or "consolePassword" in ${join(d, "secrets.json")}`);
     expect(text).toContain("try: give each secret named above as an environment variable or in the secrets file");
+    expect(existsSync(join(d, "out"))).toBe(false);
+  });
+
+  it("a dry run without the secrets uses placeholders, says so, and still masks every secret", async () => {
+    const d = mkdtempSync(join(tmpdir(), "sden-flash-"));
+    const lines: string[] = [];
+    const out = join(d, "out");
+    expect(await main(["--dry-run", "--config", configIn(d), "--out", out], {}, (l) => lines.push(l))).toBe(0);
+    expect(lines).toContain("  dry run: no routerKey, wifiPassword, brokerPassword, consolePassword given; a placeholder stands in (a real flash needs SDEN_ROUTER_KEY, SDEN_WIFI_PASSWORD, SDEN_BROKER_PASSWORD, SDEN_CONSOLE_PASSWORD or the secrets file)");
+    expect(lines).toContain('  secrets: router key 32 bytes (placeholder), WiFi password for "home-net" (placeholder), broker password for "home-1" (placeholder), console password (placeholder)');
+    const files = readFileSync(join(out, "02-files.js"), "utf8");
+    expect(files).toContain('atob("<router key, 32 bytes (bytes 0-31)>")');
+    expect(files).toContain('atob("<network file with WiFi network, broker user and passwords, ');
+    expect(lines.at(-1)).toMatch(/^dry run: nothing sent/);
+  }, 120000);
+
+  it("takes an explicitly empty WiFi password for an open network: the board gets an empty one", async () => {
+    const d = mkdtempSync(join(tmpdir(), "sden-flash-"));
+    const lines: string[] = [];
+    const p = await prepare({ configFile: configIn(d), chunkBytes: 8192, mask: false, env: { ...SECRETS, SDEN_WIFI_PASSWORD: "" }, log: (l) => lines.push(l) });
+    const board = runOnStandin(p.steps.filter((s) => s.name === "files"));
+    expect(JSON.parse(board.files.get(NET_FILE)!.toString("latin1"))).toEqual({ s: "home-net", p: "", u: "home-1", b: SECRETS.SDEN_BROKER_PASSWORD });
+    expect(lines.find((l) => l.startsWith("  secrets: "))).toContain('open WiFi network "home-net" (no password, SDEN_WIFI_PASSWORD)');
+  }, 120000);
+
+  it("takes router keys of 16 to 64 bytes, and limits passwords (not the key) to 64 characters", async () => {
+    const d = mkdtempSync(join(tmpdir(), "sden-flash-"));
+    const file = configIn(d);
+    const lines: string[] = [];
+    const p = await prepare({ configFile: file, chunkBytes: 8192, mask: false, env: { ...SECRETS, SDEN_ROUTER_KEY: "ab".repeat(64) }, log: (l) => lines.push(l) });
+    expect(runOnStandin(p.steps.filter((s) => s.name === "files")).files.get(KEY_FILE)!.toString("hex")).toBe("ab".repeat(64));
+    const refused = async (env: { [k: string]: string }) => {
+      const out: string[] = [];
+      expect(await main(["--config", file], { ...SECRETS, ...env }, (l) => out.push(l))).toBe(1);
+      return out.join("\n");
+    };
+    expect(await refused({ SDEN_ROUTER_KEY: "ab".repeat(65) })).toContain(`routerKey: must be 32-128 hex digits (16-64 bytes; npm run flash -- --new-key makes one); got 130 characters; set SDEN_ROUTER_KEY`);
+    expect(await refused({ SDEN_ROUTER_KEY: "ab".repeat(15) })).toContain("routerKey: must be 32-128 hex digits");
+    expect(await refused({ SDEN_BROKER_PASSWORD: "x".repeat(65) })).toContain("brokerPassword: must be 1-64 printable ASCII characters; got 65 characters; set SDEN_BROKER_PASSWORD");
+    expect(await refused({ SDEN_WIFI_PASSWORD: "wifi\u00e9" })).toContain("wifiPassword: must be 0-64 printable ASCII characters; got 5 characters with some outside printable ASCII");
+  }, 120000);
+
+  it("checks --port as it checks flash.connection.port, before anything is built", async () => {
+    const d = mkdtempSync(join(tmpdir(), "sden-flash-"));
+    for (const port of ["usb0", "tcp://host", "/dev/tty USB0", "COM3;rm"]) {
+      const lines: string[] = [];
+      expect(await main(["--dry-run", "--config", configIn(d), "--port", port, "--out", join(d, "out")], { ...SECRETS }, (l) => lines.push(l)), port).toBe(1);
+      expect(lines.join("\n")).toContain(`FAILED at read the options: --port must be a serial port (/dev/ttyUSB0, COM3), a BLE address (aa:bb:cc:dd:ee:ff) or tcp://host:port; got ${JSON.stringify(port)}`);
+    }
+    expect(existsSync(join(d, "out"))).toBe(false);
+  });
+
+  it("refuses a relay on a pin the board cannot drive, before the build", async () => {
+    const d = mkdtempSync(join(tmpdir(), "sden-flash-"));
+    const lines: string[] = [];
+    const file = configIn(d, (c) => ((c.relays as { pin: string }[])[0].pin = "D36"));
+    expect(await main(["--dry-run", "--config", file, "--out", join(d, "out")], { ...SECRETS }, (l) => lines.push(l))).toBe(1);
+    const text = lines.join("\n");
+    expect(text).toContain("relays[0].pin: D36 is input-only on ESP32 and cannot drive a relay; use an output pin: D0, D2, D4-D5, D12-D19, D21-D23, D25-D27, D32-D33");
+    expect(text).not.toContain("bundle:");
     expect(existsSync(join(d, "out"))).toBe(false);
   });
 

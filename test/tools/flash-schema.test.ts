@@ -7,7 +7,7 @@ import { Ajv } from "ajv";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { validateConfig } from "../../firmware/config";
-import { boardPart, checkFlashConfig, fieldName, SCHEMA } from "../../tools/flash/config";
+import { boardFileFor, boardPart, boardPins, checkFlashConfig, fieldName, SCHEMA } from "../../tools/flash/config";
 
 const shipped = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8"));
 const copy = (): { [k: string]: unknown } => JSON.parse(JSON.stringify(shipped));
@@ -110,6 +110,8 @@ describe("flash.config.json schema", () => {
   it("refuses WiFi on a board that has none, and a standing request on a client that is not thermal", () => {
     const c = copy();
     c.board = "NRF52";
+    // Meter pins the nRF52 has (the shipped ones are ESP32 input pins).
+    (c.meters as { pin: string }[]).forEach((m, i) => (m.pin = "D" + (2 + i)));
     (c.clients as { standingWh?: number }[])[0].standingWh = 500;
     expect(checkFlashConfig(c)).toEqual(['clients[0].standingWh: must be absent unless kind is "thermal"; got 500', "flash.wifi: an NRF52 board has no WiFi; remove flash.wifi"]);
   });
@@ -120,6 +122,69 @@ describe("flash.config.json schema", () => {
       expect(problems[0], port).toMatch(/^flash\.connection\.port: must match pattern .*; got .* \(A serial port \(\/dev\/ttyUSB0, COM3\), a BLE address/);
     }
     for (const port of ["/dev/ttyUSB0", "COM3", "aa:bb:cc:dd:ee:ff", "tcp://192.168.1.50:23"]) expect(checkFlashConfig(withValue(copy(), "/flash/connection/port", port))).toEqual([]);
+  });
+});
+
+describe("pins against the board's (tools/flash/boards/*.json), before anything is sent", () => {
+  const withPins = (board: string, relayPin: string, meterPin = "D34", spareOf = board) => {
+    const c = copy();
+    c.board = board;
+    if (board !== "ESPRUINO_WIFI") delete (c as { flash?: { wifi?: unknown } }).flash!.wifi;
+    (c.relays as { pin: string }[])[0].pin = relayPin;
+    (c.meters as { pin: string }[])[0].pin = meterPin;
+    // The other pins as this board names them, none of them wrong.
+    const spare: { [b: string]: string[] } = { ESP32: ["D26", "D27", "D14", "D32", "D33", "D18", "D19", "D21"], ESPRUINO_WIFI: ["B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10"], NRF52: ["D2", "D3", "D4", "D5", "D6", "D7", "D8", "D9"] };
+    (c.relays as { pin: string }[]).slice(1).forEach((r, i) => (r.pin = spare[spareOf][i]));
+    (c.meters as { pin: string }[]).slice(1).forEach((m, i) => (m.pin = spare[spareOf][3 + i]));
+    return c;
+  };
+  const ESP32_OUTPUTS = "D0, D2, D4-D5, D12-D19, D21-D23, D25-D27, D32-D33";
+
+  it("refuses a pin the ESP32 does not have, naming the field and the pins it has", () => {
+    expect(checkFlashConfig(withPins("ESP32", "A0"))).toEqual([`relays[0].pin: A0 does not exist on ESP32; use an output pin: ${ESP32_OUTPUTS}`]);
+    expect(checkFlashConfig(withPins("ESP32", "H15"))).toEqual([`relays[0].pin: H15 does not exist on ESP32; use an output pin: ${ESP32_OUTPUTS}`]);
+    expect(checkFlashConfig(withPins("ESP32", "D20"))).toEqual([`relays[0].pin: D20 does not exist on ESP32; use an output pin: ${ESP32_OUTPUTS}`]);
+    expect(checkFlashConfig(withPins("ESP32", "D25", "D40"))).toEqual([`meters[0].pin: D40 does not exist on ESP32; use one of D0, D2, D4-D5, D12-D19, D21-D23, D25-D27, D32-D39`]);
+  });
+
+  it("refuses an ESP32 input-only pin driving a relay, and takes it for a meter", () => {
+    for (const pin of ["D34", "D35", "D36", "D37", "D38", "D39"]) {
+      expect(checkFlashConfig(withPins("ESP32", pin, "D25"))).toEqual([`relays[0].pin: ${pin} is input-only on ESP32 and cannot drive a relay; use an output pin: ${ESP32_OUTPUTS} (an input-only pin suits a meter)`]);
+      expect(checkFlashConfig(withPins("ESP32", "D25", pin))).toEqual([]);
+    }
+  });
+
+  it("refuses the pins wired to the ESP32's flash chip and its serial console", () => {
+    expect(checkFlashConfig(withPins("ESP32", "D6"))).toEqual([`relays[0].pin: D6 is wired to the module's SPI flash chip on ESP32; use an output pin: ${ESP32_OUTPUTS}`]);
+    expect(checkFlashConfig(withPins("ESP32", "D25", "D1"))[0]).toMatch(/^meters\[0\]\.pin: D1 is the serial console's TX \(USB, used for flashing\) on ESP32; use one of D0, D2/);
+  });
+
+  it("checks an Espruino WiFi's and an nRF52's pins as Espruino names them", () => {
+    expect(checkFlashConfig(withPins("ESPRUINO_WIFI", "A0", "B1"))).toEqual([]);
+    expect(checkFlashConfig(withPins("ESPRUINO_WIFI", "LED1", "BTN"))).toEqual([]);
+    expect(checkFlashConfig(withPins("ESPRUINO_WIFI", "A2", "B1"))[0]).toMatch(/^relays\[0\]\.pin: A2 is the ESP8266 WiFi module's serial RX on ESPRUINO_WIFI; use an output pin: A0-A1, A4-A8, A10, B0-B1, B3-B10, B13-B15/);
+    expect(checkFlashConfig(withPins("ESPRUINO_WIFI", "D25", "B1"))[0]).toMatch(/^relays\[0\]\.pin: D25 does not exist on ESPRUINO_WIFI; use an output pin: A0/);
+    expect(checkFlashConfig(withPins("ESPRUINO_WIFI", "B1", "BTN"))).toEqual([]);
+    expect(checkFlashConfig(withPins("ESPRUINO_WIFI", "BTN", "B1"))[0]).toMatch(/^relays\[0\]\.pin: BTN is input-only on ESPRUINO_WIFI/);
+    expect(checkFlashConfig(withPins("NRF52", "D31", "D0"))).toEqual([]);
+    expect(checkFlashConfig(withPins("NRF52", "D32", "D0"))).toEqual(["relays[0].pin: D32 does not exist on NRF52; use an output pin: D0-D31"]);
+  });
+
+  it("checks against the board description the upload uses (--board-file)", () => {
+    const linux = new URL("../../tools/flash/boards/LINUX.json", import.meta.url).pathname;
+    expect(checkFlashConfig(withPins("ESP32", "D11", "D30", "NRF52"), linux)).toEqual([]);
+    expect(checkFlashConfig(withPins("ESP32", "D11", "D33", "NRF52"), linux)).toEqual(["meters[0].pin: D33 does not exist on ESP32 (as LINUX.json describes it); use one of D0-D32"]);
+  });
+
+  it("every board file lists its pins, no pin twice, every name one the schema takes", () => {
+    const pattern = new RegExp(SCHEMA.definitions.pin.pattern);
+    for (const board of [...SCHEMA.properties.board.enum, "LINUX"]) {
+      const pins = boardPins(boardFileFor(board))!;
+      const all = [...pins.outputs, ...pins.inputOnly, ...Object.keys(pins.reserved)];
+      expect(pins.outputs.length, board).toBeGreaterThan(0);
+      expect(new Set(all).size, board).toBe(all.length);
+      for (const p of all) expect(p, board).toMatch(pattern);
+    }
   });
 });
 

@@ -4,7 +4,7 @@
 
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ConsoleError, ConsoleLink, cleanLine, commandLine, parseLine } from "../../tools/pairing/console";
+import { ConsoleError, ConsoleLink, cleanLine, commandLine, parseLine, passwordFor } from "../../tools/pairing/console";
 import { EspruinoRepl } from "../support/espruino-repl";
 import { pairingBoard } from "../support/pairing-board";
 
@@ -150,5 +150,19 @@ describe("a session with the router on the simulated board", () => {
     expect(await b.link.unlock("s3cret")).toBe(true);
     const after = await b.link.call<{ clients: { name: string }[] }>("R.clients()");
     expect(after.clients.map((c) => c.name)).toContain("pool-pump");
+  });
+});
+
+describe("the password sent again after a reconnect", () => {
+  it("goes to the device it unlocked only, never to another or to one the page cannot tell", () => {
+    const remembered = { password: "s3cret-pw", device: "ble:sim-router" };
+    expect(passwordFor(remembered, "ble:sim-router")).toBe("s3cret-pw");
+    expect(passwordFor(remembered, "ble:neighbours-router")).toBeUndefined();
+    expect(passwordFor(remembered, undefined)).toBeUndefined();
+    expect(passwordFor({ password: "s3cret-pw", device: undefined }, undefined)).toBeUndefined();
+    expect(passwordFor(undefined, "ble:sim-router")).toBeUndefined();
+    fc.assert(fc.property(fc.string(), fc.option(fc.string(), { nil: undefined }), fc.option(fc.string(), { nil: undefined }), (pw, had, now) => {
+      expect(passwordFor({ password: pw, device: had }, now)).toBe(had !== undefined && had === now ? pw : undefined);
+    }));
   });
 });

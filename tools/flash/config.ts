@@ -7,7 +7,8 @@
 
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Ajv, type ErrorObject } from "ajv";
 import { validateConfig, type RouterConfig } from "../../firmware/config";
 
@@ -32,6 +33,65 @@ export interface FlashConfig {
 // $data: debounceMs below minWidthMs and importW up to fuseLimitW, as the router checks.
 const ajv = new Ajv({ allErrors: true, $data: true, verbose: true, strict: false });
 const validate = ajv.compile(SCHEMA);
+
+/** The offline board description of a board type (tools/flash/boards/), which also lists its pins. */
+export function boardFileFor(board: string): string {
+  return fileURLToPath(new URL(`./boards/${board}.json`, import.meta.url));
+}
+
+/**
+ * The pins of a board description (sden.pins): outputs can drive a relay,
+ * inputOnly pins can only read a meter, reserved pins exist but are wired
+ * to something on the board (flash chip, USB, the WiFi module), with what.
+ */
+export interface BoardPins {
+  outputs: string[];
+  inputOnly: string[];
+  reserved: { [pin: string]: string };
+}
+
+export function boardPins(boardFile: string): BoardPins | undefined {
+  return JSON.parse(readFileSync(boardFile, "utf8")).sden?.pins;
+}
+
+/** "D0, D2, D4, D5, D12, D13, D14" as "D0, D2, D4-D5, D12-D14": a list a technician can read in one line. */
+export function pinRanges(pins: string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < pins.length; ) {
+    const m = /^([A-Z]+)(\d+)$/.exec(pins[i]);
+    let j = i;
+    while (m && j + 1 < pins.length && pins[j + 1] === m[1] + (Number(m[2]) + j + 1 - i)) j++;
+    out.push(j > i ? `${pins[i]}-${pins[j]}` : pins[i]);
+    i = j + 1;
+  }
+  return out.join(", ");
+}
+
+/**
+ * Each relay's and meter's pin against the board's: it must exist, not be
+ * wired to something else, and for a relay be able to drive an output.
+ * One "field: problem; fix" line per pin that does not fit.
+ */
+export function checkPins(c: { [k: string]: unknown }, boardName: string, pins: BoardPins): string[] {
+  const problems: string[] = [];
+  const outs = pinRanges(pins.outputs);
+  const ins = pinRanges([...pins.outputs, ...pins.inputOnly]);
+  const check = (list: unknown, kind: "relays" | "meters") => {
+    if (!(list instanceof Array)) return;
+    list.forEach((r: { pin?: unknown }, i) => {
+      const pin = r?.pin;
+      if (typeof pin !== "string") return;
+      const f = `${kind}[${i}].pin`;
+      const use = kind === "relays" ? `use an output pin: ${outs}` : `use one of ${ins}`;
+      if (pins.reserved[pin]) problems.push(`${f}: ${pin} is ${pins.reserved[pin]} on ${boardName}; ${use}`);
+      else if (kind === "relays" && pins.inputOnly.includes(pin)) problems.push(`${f}: ${pin} is input-only on ${boardName} and cannot drive a relay; ${use} (an input-only pin suits a meter)`);
+      else if (!pins.outputs.includes(pin) && !pins.inputOnly.includes(pin)) problems.push(`${f}: ${pin} does not exist on ${boardName}; ${use}`);
+    });
+  };
+  check(c.relays, "relays");
+  check(c.meters, "meters");
+  return problems;
+}
 
 /** "/relays/0/ratedW" as the router's validator names it: "relays[0].ratedW". */
 export function fieldName(path: string): string {
@@ -101,9 +161,11 @@ export function boardPart(raw: { [k: string]: unknown }): RouterConfig {
 /**
  * Every problem with a flash.config.json, one "field: message" line each
  * (empty: valid): the schema's, then the router's own for what the schema
- * cannot say, each field named once.
+ * cannot say, then the pins against the board's (boardFile: the board
+ * description the upload will use; by default the one of `board`), each
+ * field named once.
  */
-export function checkFlashConfig(raw: unknown): string[] {
+export function checkFlashConfig(raw: unknown, boardFile?: string): string[] {
   if (typeof raw !== "object" || raw === null || raw instanceof Array) return ["config: must be a JSON object"];
   const problems = validate(raw) ? [] : (validate.errors ?? []).filter((e) => e.keyword !== "if").map(explain);
   const c = raw as { [k: string]: unknown; flash?: FlashSection };
@@ -112,18 +174,25 @@ export function checkFlashConfig(raw: unknown): string[] {
   }
   const named = new Set(problems.map((p) => p.slice(0, p.indexOf(":"))));
   for (const p of validateConfig(boardPart(c))) if (!named.has(p.slice(0, p.indexOf(":")))) problems.push(p);
+  // Only when the board is known: an unknown board is named above.
+  const file = boardFile ?? (typeof c.board === "string" && SCHEMA.properties.board.enum.includes(c.board) ? boardFileFor(c.board) : undefined);
+  const pins = file && existsSync(file) ? boardPins(file) : undefined;
+  if (pins) {
+    const name = boardFile ? `${c.board} (as ${basename(boardFile)} describes it)` : String(c.board);
+    for (const p of checkPins(c, name, pins)) if (!named.has(p.slice(0, p.indexOf(":")))) problems.push(p);
+  }
   return problems;
 }
 
-/** Reads, parses and checks flash.config.json; throws with every problem, one per line. */
-export function loadFlashConfig(file: string): FlashConfig {
+/** Reads, parses and checks flash.config.json (its pins against boardFile when given); throws with every problem, one per line. */
+export function loadFlashConfig(file: string, boardFile?: string): FlashConfig {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
     throw new Error(`${file}: cannot read it as JSON: ${(e as Error).message}`, { cause: e });
   }
-  const problems = checkFlashConfig(raw);
+  const problems = checkFlashConfig(raw, boardFile);
   if (problems.length) throw new Error(`${file} is not valid (nothing was sent to the board):\n  ${problems.join("\n  ")}`);
   const c = raw as { [k: string]: unknown; flash?: FlashSection };
   if (!c.flash) throw new Error(`${file}: flash: missing; add {"connection": {"port": "/dev/ttyUSB0"}} (how the flasher reaches the board)`);
@@ -178,29 +247,47 @@ export function readSecretsFile(file: string): { [k: string]: unknown } {
   }
 }
 
+/** What --dry-run puts in place of a secret that is not given (it masks every secret anyway). */
+export const PLACEHOLDERS = { wifiPassword: "<WiFi password>", brokerPassword: "<broker password>", consolePassword: "<console pw>" } as const;
+
 /**
  * The board's secrets: an environment variable wins over the secrets file.
  * Which are needed follows the config: the router key when there is a
- * broker, the WiFi password with a WiFi network, the broker password with a
- * broker user, the console password always. Throws naming every missing or
- * malformed secret and how to give it.
+ * broker, the WiFi password with a WiFi network (an empty one, given
+ * explicitly, for an open network), the broker password with a broker
+ * user, the console password always. Throws naming every missing or
+ * malformed secret and how to give it. placeholders (--dry-run): a missing
+ * secret gets a stand-in instead, named in `placeheld`.
  */
-export function resolveSecrets(configFile: string, config: FlashConfig, env: NodeJS.ProcessEnv): Secrets {
+export function resolveSecrets(configFile: string, config: FlashConfig, env: NodeJS.ProcessEnv, placeholders = false): Secrets & { placeheld: SecretName[] } {
   const file = secretsPath(configFile, config.flash);
   if (file && existsSync(file) && !gitIgnores(file)) {
     throw new Error(`${file}: the secrets file is not ignored by git; add its name to .gitignore before flashing, so no secret is ever committed`);
   }
   const stored = file && existsSync(file) ? readSecretsFile(file) : {};
   const problems: string[] = [];
+  const placeheld: SecretName[] = [];
   const where = (k: SecretName) => `set ${SECRET_SOURCES[k]} or "${k}" in ${file ?? "a secrets file named by flash.secretsFile"}`;
-  const get = (k: SecretName, needed: boolean): string | undefined => {
+  /** The secret as given ("" only where emptyOk), undefined when it is not needed and not given. */
+  const get = (k: SecretName, needed: boolean, emptyOk = false): string | undefined => {
     const v = env[SECRET_SOURCES[k]] ?? stored[k];
+    if (v === "" && emptyOk) return "";
     if (v === undefined || v === "") {
-      if (needed) problems.push(`${k}: missing; ${where(k)}`);
+      if (needed && placeholders) placeheld.push(k);
+      else if (needed) problems.push(`${k}: missing; ${where(k)}${emptyOk ? ` (for an open network, set it to "")` : ""}`);
       return undefined;
     }
-    if (typeof v !== "string" || !/^[ -~]*$/.test(v) || v.length > 64) {
-      problems.push(`${k}: must be 1-64 printable ASCII characters; ${where(k)}`);
+    if (typeof v !== "string") {
+      problems.push(`${k}: must be a string; got ${typeof v}; ${where(k)}`);
+      return undefined;
+    }
+    return v;
+  };
+  /** A password: 1-64 printable ASCII characters, as the board's network file and MQTT take it. */
+  const password = (k: "wifiPassword" | "brokerPassword" | "consolePassword", needed: boolean, emptyOk = false): string | undefined => {
+    const v = get(k, needed, emptyOk);
+    if (v !== undefined && (!/^[ -~]*$/.test(v) || v.length > 64)) {
+      problems.push(`${k}: must be ${emptyOk ? "0" : "1"}-64 printable ASCII characters; got ${v.length} characters${/^[ -~]*$/.test(v) ? "" : " with some outside printable ASCII"}; ${where(k)}`);
       return undefined;
     }
     return v;
@@ -209,13 +296,13 @@ export function resolveSecrets(configFile: string, config: FlashConfig, env: Nod
   let routerKey = Buffer.alloc(0);
   if (keyHex !== undefined) {
     if (/^([0-9a-fA-F][0-9a-fA-F]){16,64}$/.test(keyHex)) routerKey = Buffer.from(keyHex, "hex");
-    else problems.push(`routerKey: must be 32-128 hex digits (16-64 bytes; npm run flash -- --new-key makes one); got ${keyHex.length} characters`);
-  }
-  const wifiPassword = get("wifiPassword", config.flash.wifi !== undefined);
-  const brokerPassword = get("brokerPassword", config.flash.brokerUser !== undefined);
-  const consolePassword = get("consolePassword", true);
+    else problems.push(`routerKey: must be 32-128 hex digits (16-64 bytes; npm run flash -- --new-key makes one); got ${keyHex.length} characters; ${where("routerKey")}`);
+  } else if (placeheld.includes("routerKey")) routerKey = Buffer.alloc(32);
+  const wifiPassword = password("wifiPassword", config.flash.wifi !== undefined, true) ?? (placeheld.includes("wifiPassword") ? PLACEHOLDERS.wifiPassword : undefined);
+  const brokerPassword = password("brokerPassword", config.flash.brokerUser !== undefined) ?? (placeheld.includes("brokerPassword") ? PLACEHOLDERS.brokerPassword : undefined);
+  const consolePassword = password("consolePassword", true) ?? (placeheld.includes("consolePassword") ? PLACEHOLDERS.consolePassword : undefined);
   // The router's R.password takes 1-20 characters.
   if (consolePassword && consolePassword.length > 20) problems.push(`consolePassword: must be 1-20 printable ASCII characters (the router's R.password); got ${consolePassword.length}; ${where("consolePassword")}`);
   if (problems.length) throw new Error(`secrets are missing or malformed (nothing was sent to the board):\n  ${problems.join("\n  ")}`);
-  return { routerKey, wifiPassword, brokerPassword, consolePassword: consolePassword as string };
+  return { routerKey, wifiPassword, brokerPassword, consolePassword: consolePassword as string, placeheld };
 }

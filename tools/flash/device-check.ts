@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cliArgs, flash, prepare } from "./main";
+import { secretsIn } from "./upload";
 
 const root = join(fileURLToPath(new URL(".", import.meta.url)), "../..");
 /** The interpreter's telnet console listens here (fixed in its Linux build). */
@@ -83,10 +84,10 @@ export async function flashOnEspruino(bin: string): Promise<FlashCheck> {
     await flash(prepared, { chunkBytes: 8192, timeoutS: 60, log });
     // No secret is left on disk by the steps (build/flash/steps keeps the others, for a closer look).
     const stepsDir = join(root, "build/flash/steps");
+    const secrets = { ...env, SDEN_ROUTER_KEY: Buffer.from(env.SDEN_ROUTER_KEY, "hex").toString("latin1"), SDEN_ROUTER_KEY_HEX: env.SDEN_ROUTER_KEY };
     for (const f of readdirSync(stepsDir)) {
-      const text = readFileSync(join(stepsDir, f), "latin1");
-      const b64 = (x: string) => Buffer.from(x, "latin1").toString("base64").slice(0, 12);
-      for (const secret of [env.SDEN_WIFI_PASSWORD, env.SDEN_BROKER_PASSWORD, env.SDEN_CONSOLE_PASSWORD]) if (text.includes(secret) || text.includes(b64(secret))) throw new Error(`${f} holds a secret after the flash`);
+      const found = secretsIn(readFileSync(join(stepsDir, f), "latin1"), secrets);
+      if (found.length) throw new Error(`${f} holds ${found.join(", ")} after the flash`);
     }
     // A power cycle: the interpreter boots what is in its flash, by itself.
     await stop(p);

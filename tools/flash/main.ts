@@ -12,12 +12,12 @@
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "../build/build";
-import { gitIgnores, loadFlashConfig, readSecretsFile, resolveSecrets, SECRET_SOURCES, secretsPath, type FlashConfig, type Secrets } from "./config";
+import { boardFileFor, gitIgnores, loadFlashConfig, readSecretsFile, resolveSecrets, SCHEMA, SECRET_SOURCES, secretsPath, type FlashConfig, type SecretName, type Secrets } from "./config";
 import { bundleSteps, LINE_BYTES, markedValue, partCode, planUpload, unwrittenCrc, type Step } from "./upload";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -45,10 +45,10 @@ export interface Target {
 export const isBle = (port: string): boolean => /^[0-9A-Fa-f][0-9A-Fa-f](:[0-9A-Fa-f][0-9A-Fa-f]){5}$/.test(port);
 export const isTcp = (port: string): boolean => port.startsWith("tcp://");
 
-/** The offline board description of a board type (tools/flash/boards/). */
-export function boardFileFor(board: string): string {
-  return join(root, "tools/flash/boards", board + ".json");
-}
+export { boardFileFor };
+
+/** What flash.connection.port and --port may be: the schema's one rule for both. */
+const PORT = new RegExp(SCHEMA.properties.flash.properties.connection.properties.port.pattern);
 
 /**
  * The espruino CLI's arguments for one step: no BLE stack unless the port
@@ -72,8 +72,11 @@ function shellLine(args: string[]): string {
   return ["node_modules/.bin/espruino", ...args.map((a) => (/^[\w./:=+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))].join(" ");
 }
 
-/** Runs the CLI once; resolves with what it printed (the board's output among it). */
-function runCli(args: string[], timeoutS: number): Promise<{ out: string; code: number | null; timedOut: boolean }> {
+/** Runs the CLI once with these arguments; resolves with what it printed (the board's output among it). */
+export type Runner = (args: string[], timeoutS: number) => Promise<{ out: string; code: number | null; timedOut: boolean }>;
+
+/** The espruino CLI, as npm run flash runs it. */
+const runCli: Runner = (args, timeoutS) => {
   return new Promise((done) => {
     const p = spawn(CLI, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -89,11 +92,23 @@ function runCli(args: string[], timeoutS: number): Promise<{ out: string; code: 
       done({ out: out.replace(/\x1b\[J/g, ""), code, timedOut });
     });
   });
+};
+
+/** Steps that carry a secret: their code and what the board echoed of it are never left on disk. */
+const SECRET_STEPS = ["files", "password"];
+
+/**
+ * The CLI's output with the data of every atob("...") and the argument of
+ * R.password("...") blanked: an error line of Espruino quotes the code that
+ * failed, secrets and all.
+ */
+export function blankSecrets(out: string): string {
+  return out.replace(/atob\("[^"\n]*("|$)/gm, 'atob("…"').replace(/R\.password\("[^"\n]*("|$)/gm, 'R.password("…"');
 }
 
 /** What the board printed that says why a step did not finish, for the error message. */
 function boardSaid(out: string): string {
-  const lines = out.split(/\r?\n/).map((l) => l.replace(/^>+/, "").trim()).filter((l) => l && !/^(Explicit board JSON|Manual board JSON|Connecting|Connected|Upload Complete|Disconnected)/.test(l));
+  const lines = blankSecrets(out).split(/\r?\n/).map((l) => l.replace(/^>+/, "").trim()).filter((l) => l && !/^(Explicit board JSON|Manual board JSON|Connecting|Connected|Upload Complete|Disconnected)/.test(l));
   const errors = lines.filter((l) => /Uncaught|Error|FIFO_FULL|password|Unable to connect/i.test(l));
   return (errors.length ? errors : lines.slice(-4)).slice(0, 6).join(" | ") || "(nothing)";
 }
@@ -124,7 +139,7 @@ export interface FlashOptions {
   port?: string;
   boardFile?: string;
   chunkBytes: number;
-  /** Mask secrets in the steps (for --dry-run's files). */
+  /** Mask secrets in the steps (for --dry-run's files); a secret not given then gets a placeholder. */
   mask: boolean;
   env: NodeJS.ProcessEnv;
   log: (line: string) => void;
@@ -133,19 +148,21 @@ export interface FlashOptions {
 /** Checks the config and the secrets, builds, and plans the upload: everything before the board. */
 export async function prepare(o: FlashOptions): Promise<Prepared> {
   let config: FlashConfig;
-  let secrets: Secrets;
+  let secrets: ReturnType<typeof resolveSecrets>;
   try {
-    config = loadFlashConfig(o.configFile);
+    config = loadFlashConfig(o.configFile, o.boardFile);
   } catch (e) {
     throw new FlashError("check the configuration", (e as Error).message, "fix the fields named above in " + relative(root, o.configFile) + " (tools/flash/flash.schema.json describes each)");
   }
   o.log(`  ${relative(root, o.configFile) || o.configFile}: valid (${config.board.board}, grid ${config.board.gridId}, router ${config.board.routerId}, ${config.board.relays.length} relays, ${config.board.meters.length} meters)`);
   try {
-    secrets = resolveSecrets(o.configFile, config, o.env);
+    secrets = resolveSecrets(o.configFile, config, o.env, o.mask);
   } catch (e) {
     throw new FlashError("read the secrets", (e as Error).message, "give each secret named above as an environment variable or in the secrets file; npm run flash -- --new-key makes a router key");
   }
   o.log(`  secrets: ${describeSecrets(config, secrets, o.env)}`);
+  const placeheld = secrets.placeheld;
+  if (placeheld.length) o.log(`  dry run: no ${placeheld.join(", ")} given; a placeholder stands in (a real flash needs ${placeheld.map((k) => SECRET_SOURCES[k]).join(", ")} or the secrets file)`);
   const boardFile = o.boardFile ?? boardFileFor(config.board.board);
   if (!existsSync(boardFile)) throw new FlashError("find the board description", `${boardFile} does not exist`, "give one with --board-file, or pick a board in tools/flash/boards/");
   const outFile = join(root, "build/flash/router.js");
@@ -177,12 +194,13 @@ export async function prepare(o: FlashOptions): Promise<Prepared> {
 }
 
 /** Which secrets were found where, never their values. */
-function describeSecrets(config: FlashConfig, s: Secrets, env: NodeJS.ProcessEnv): string {
-  const from = (k: keyof typeof SECRET_SOURCES) => (env[SECRET_SOURCES[k]] ? SECRET_SOURCES[k] : "secrets file");
+function describeSecrets(config: FlashConfig, s: Secrets & { placeheld: SecretName[] }, env: NodeJS.ProcessEnv): string {
+  const from = (k: SecretName) => (s.placeheld.includes(k) ? "placeholder" : env[SECRET_SOURCES[k]] !== undefined ? SECRET_SOURCES[k] : "secrets file");
   const parts: string[] = [];
   if (s.routerKey.length) parts.push(`router key ${s.routerKey.length} bytes (${from("routerKey")})`);
   else parts.push("no router key (no broker: the router runs offline)");
   if (s.wifiPassword) parts.push(`WiFi password for "${config.flash.wifi?.ssid}" (${from("wifiPassword")})`);
+  else if (s.wifiPassword === "") parts.push(`open WiFi network "${config.flash.wifi?.ssid}" (no password, ${from("wifiPassword")})`);
   if (s.brokerPassword) parts.push(`broker password for "${config.flash.brokerUser}" (${from("brokerPassword")})`);
   parts.push(`console password (${from("consolePassword")})`);
   return parts.join(", ");
@@ -205,19 +223,50 @@ export function writeDryRun(p: Prepared, outDir: string, log: (line: string) => 
   log(`dry run: nothing sent; the steps are in ${relative(root, outDir)}/ (plan.sh lists the commands; secrets are masked in the files)`);
 }
 
+/** Where the steps go and how they are run. */
+interface StepRun {
+  dir: string;
+  timeoutS: number;
+  run: Runner;
+}
+
+/** Step files holding a secret right now: removed however the flasher ends (an error, Ctrl-C, a crash). */
+const secretFiles = new Set<string>();
+
+function removeSecretFiles(): void {
+  for (const f of secretFiles) rmSync(f, { force: true });
+  secretFiles.clear();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  removeSecretFiles();
+  // As the shell reports a process ended by this signal.
+  process.exit(128 + (signal === "SIGINT" ? 2 : 15));
+}
+
 /** Runs one step until its marker comes back, or throws what went wrong. */
-async function runStep(p: Prepared, s: Step, index: number, total: number, dir: string, timeoutS: number, log: (line: string) => void): Promise<unknown> {
-  const file = join(dir, `${String(index + 1).padStart(2, "0")}-${s.name}.js`);
-  writeFileSync(file, s.code, { mode: 0o600 });
-  const r = await runCli(cliArgs(p.target, file, s.reset), timeoutS);
-  // A step that carries secrets leaves no copy on disk.
-  if (s.name === "files" || s.name === "password") rmSync(file);
-  // What the CLI printed (the board's answers, no code), beside the step, for a closer look when it fails.
-  writeFileSync(file.replace(/\.js$/, ".out"), r.out);
+async function runStep(p: Prepared, s: Step, index: number, total: number, o: StepRun, log: (line: string) => void): Promise<unknown> {
+  const file = join(o.dir, `${String(index + 1).padStart(2, "0")}-${s.name}.js`);
+  const secret = SECRET_STEPS.includes(s.name);
+  let r;
+  if (secret) secretFiles.add(file);
+  try {
+    writeFileSync(file, s.code, { mode: 0o600 });
+    r = await o.run(cliArgs(p.target, file, s.reset), o.timeoutS);
+  } finally {
+    // A step that carries secrets leaves no copy on disk, whatever happened.
+    if (secret) {
+      rmSync(file, { force: true });
+      secretFiles.delete(file);
+    }
+  }
+  // What the CLI printed (the board's answers), beside the step, for a closer look when it fails;
+  // not for a step with secrets: Espruino's error lines quote the code they failed on.
+  if (!secret) writeFileSync(file.replace(/\.js$/, ".out"), r.out);
   const v = markedValue(r.out, s.name);
   if (v === undefined) {
-    const what = r.timedOut ? `no answer within ${timeoutS} s` : `the board did not confirm the step`;
-    throw new FlashError(`step ${index + 1}/${total}, ${s.title}`, `${what}; the board said: ${boardSaid(r.out)}`, adviceFor(p.target, r.out));
+    const what = r.timedOut ? `no answer within ${o.timeoutS} s` : `the board did not confirm the step`;
+    throw new FlashError(`step ${index + 1}/${total}, ${s.title}`, `${what}; the board said: ${boardSaid(r.out)}`, adviceFor(p.target, blankSecrets(r.out)));
   }
   log(`[${index + 1}/${total}] ${s.title}: ok`);
   return v;
@@ -232,14 +281,14 @@ const RESENDS = 5;
  * nothing), up to RESENDS times. False when a line holds other bytes or
  * the file is gone (the file must be started over).
  */
-async function storePart(p: Prepared, s: Step, i: number, total: number, dir: string, o: { timeoutS: number; log: (line: string) => void }): Promise<boolean> {
+async function storePart(p: Prepared, s: Step, i: number, total: number, o: StepRun & { log: (line: string) => void }): Promise<boolean> {
   const lines = s.chunk!.lines;
   let send = lines;
   for (let round = 0; round <= RESENDS; round++) {
     let v: [number, number[], number] | undefined;
     try {
       const step = round ? { ...s, code: partCode(p.bundle, lines, send) } : s;
-      v = (await runStep(p, step, i, total, dir, o.timeoutS, round ? () => undefined : o.log)) as [number, number[], number];
+      v = (await runStep(p, step, i, total, o, round ? () => undefined : o.log)) as [number, number[], number];
     } catch (e) {
       // The step did not run to its end: what flash holds is read back next round.
       o.log(`        ${(e as FlashError).problem}`);
@@ -256,10 +305,29 @@ async function storePart(p: Prepared, s: Step, i: number, total: number, dir: st
   return false;
 }
 
-/** Flashes the board, step by step, and confirms it booted this version. */
-export async function flash(p: Prepared, o: { chunkBytes: number; timeoutS: number; log: (line: string) => void }): Promise<{ status: { [k: string]: unknown } }> {
-  const dir = join(root, "build/flash/steps");
+/**
+ * Flashes the board, step by step, and confirms it booted this version.
+ * stepsDir and run: where the step files go and what runs the CLI (a test's stand-in).
+ */
+export async function flash(p: Prepared, o: { chunkBytes: number; timeoutS: number; log: (line: string) => void; stepsDir?: string; run?: Runner }): Promise<{ status: { [k: string]: unknown } }> {
+  const dir = o.stepsDir ?? join(root, "build/flash/steps");
   mkdirSync(dir, { recursive: true });
+  // What an earlier flash killed outright (SIGKILL, a power cut) may have left.
+  for (const f of readdirSync(dir)) if (SECRET_STEPS.some((n) => f.endsWith(`-${n}.js`) || f.endsWith(`-${n}.out`))) rmSync(join(dir, f), { force: true });
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("exit", removeSecretFiles);
+  try {
+    return await flashSteps(p, { ...o, dir, run: o.run ?? runCli });
+  } finally {
+    removeSecretFiles();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    process.off("exit", removeSecretFiles);
+  }
+}
+
+async function flashSteps(p: Prepared, o: StepRun & { chunkBytes: number; log: (line: string) => void }): Promise<{ status: { [k: string]: unknown } }> {
   let steps = p.steps;
   let chunk = o.chunkBytes;
   let restarts = 0;
@@ -268,7 +336,7 @@ export async function flash(p: Prepared, o: { chunkBytes: number; timeoutS: numb
     const s = steps[i];
     const where = `step ${i + 1}/${steps.length}, ${s.title}`;
     if (s.chunk) {
-      if (await storePart(p, s, i, steps.length, dir, o)) continue;
+      if (await storePart(p, s, i, steps.length, o)) continue;
       if (++restarts > 2) throw new FlashError(where, `the part does not read back as sent, even stored again from the start ${restarts - 1} times`, "use a shorter cable or a lower baud rate; with the interpreter, a less busy machine; then flash again");
       // A line holds other bytes than sent, or the file went: the whole file again, in smaller parts.
       chunk = Math.max(LINE_BYTES, chunk >> 1);
@@ -282,7 +350,7 @@ export async function flash(p: Prepared, o: { chunkBytes: number; timeoutS: numb
     let v: unknown;
     for (let n = 0; v === undefined; n++) {
       try {
-        v = await runStep(p, s, i, steps.length, dir, o.timeoutS, o.log);
+        v = await runStep(p, s, i, steps.length, o, o.log);
       } catch (e) {
         if (n === 2) throw e;
         o.log(`        ${(e as FlashError).problem}; trying again`);
@@ -291,7 +359,7 @@ export async function flash(p: Prepared, o: { chunkBytes: number; timeoutS: numb
     // A board still booting has no R yet: asked again, up to 5 times, 2 s apart.
     for (let n = 0; s.name === "status" && (v as { fw?: string }).fw === undefined && n < 5; n++) {
       await new Promise((r) => setTimeout(r, 2000));
-      v = await runStep(p, s, i, steps.length, dir, o.timeoutS, () => undefined);
+      v = await runStep(p, s, i, steps.length, o, () => undefined);
     }
     if (s.name === "check") {
       const env = v as { version?: string; board?: string; free?: number };
@@ -365,6 +433,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv, log: (line: s
   const timeoutS = Number(a["step-timeout"]);
   try {
     if (!Number.isInteger(chunkBytes) || chunkBytes < 256 || chunkBytes > 16384) throw new FlashError("read the options", `--chunk-bytes must be a whole number from 256 to 16384; got ${a["chunk-bytes"]}`, "leave it out (8192) or halve it when characters are lost");
+    if (a.port !== undefined && !PORT.test(a.port)) throw new FlashError("read the options", `--port must be a serial port (/dev/ttyUSB0, COM3), a BLE address (aa:bb:cc:dd:ee:ff) or tcp://host:port; got ${JSON.stringify(a.port)}`, "ls /dev/ttyUSB* /dev/ttyACM* lists the serial ports; or leave --port out to use flash.connection.port");
     if (!Number.isInteger(timeoutS) || timeoutS < 5 || timeoutS > 600) throw new FlashError("read the options", `--step-timeout must be a whole number of seconds from 5 to 600; got ${a["step-timeout"]}`, "leave it out (60)");
     if (a["new-key"]) {
       newKey(configFile, log, env);

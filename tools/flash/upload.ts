@@ -66,12 +66,13 @@ function bytesExpr(data: string | Uint8Array, masked?: string): string {
 /**
  * The network file sden.net, as the firmware reads it: one-letter keys (a
  * JsVar each on the board), only the fields that are set.
- * s: WiFi network, p: its password, u: broker user, b: broker password.
+ * s: WiFi network, p: its password ("" for an open network), u: broker user, b: broker password.
  */
 export function netFileText(net: BoardFiles["net"]): string {
   const o: { [k: string]: string } = {};
   if (net.ssid) o.s = net.ssid;
-  if (net.wifiPassword) o.p = net.wifiPassword;
+  // "" stays: an open network, joined with an empty password (ESP32's Wifi and the Espruino WiFi's AT driver both take it).
+  if (net.wifiPassword !== undefined && net.ssid) o.p = net.wifiPassword;
   if (net.brokerUser) o.u = net.brokerUser;
   if (net.brokerPassword) o.b = net.brokerPassword;
   return JSON.stringify(o);
@@ -245,4 +246,16 @@ export function markedValue(output: string, step: string): unknown {
     }
   }
   return undefined;
+}
+
+/**
+ * Which of the secrets (each as its bytes, latin1) a text holds: in the
+ * clear, or inside the data of its atob("...") calls, decoded and joined
+ * in order (a file's lines carry it in pieces, and base64 at another
+ * alignment than the secret's own would not show it). Serves the dry
+ * run's test and the device check's scan of what a flash leaves on disk.
+ */
+export function secretsIn(text: string, secrets: { [name: string]: string }): string[] {
+  const decoded = [...text.matchAll(/atob\("([^"]*)"\)/g)].map((m) => Buffer.from(m[1], "base64").toString("latin1")).join("");
+  return Object.keys(secrets).filter((k) => secrets[k] !== "" && (text.includes(secrets[k]) || decoded.includes(secrets[k])));
 }

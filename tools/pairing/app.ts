@@ -5,7 +5,7 @@
 // is a console call of docs/console.md; every form is checked first
 // (forms.ts). Bundled by serve.ts into one self-contained page.
 
-import { ConsoleError, ConsoleLink } from "./console";
+import { ConsoleError, ConsoleLink, passwordFor, type Remembered } from "./console";
 import { callExpr, checkMeter, checkNewPassword, checkPair, checkPassword, FIELD_LABELS, lastPulseText, powerText, type ClientInfo, type FieldErrors, type PairForm, type Wiring } from "./forms";
 import { openLink, type Link } from "./transport";
 
@@ -69,8 +69,8 @@ function esc(s: unknown): string {
 
 let link: Link | undefined;
 let con: ConsoleLink | undefined;
-/** The password typed in this session, sent again after a restart; never stored. */
-let remembered: string | undefined;
+/** The password typed in this session and the device it unlocked, sent again to that device only after a restart; never stored. */
+let remembered: Remembered | undefined;
 let wiring: Wiring | undefined;
 let status: Status | undefined;
 let wiringKey = "";
@@ -148,15 +148,17 @@ function lost(): void {
   show(["passwordCard"], false);
   show(["connectCard"], true);
   $("connect").textContent = "Reconnect";
-  $("connectErr").textContent = "The link to the router closed: it restarts after a pairing change, or it went out of range. Press Reconnect and pick it again" + (remembered !== undefined ? "; the password you typed is sent again for you." : ".");
+  $("connectErr").textContent = "The link to the router closed: it restarts after a pairing change, or it went out of range. Press Reconnect and pick it again" + (remembered !== undefined ? "; the password you typed is sent again for you if you pick the same router." : ".");
 }
 
 async function locked(): Promise<void> {
   setLinkState("Locked", "locked");
   show(DASHBOARD, false);
-  if (remembered && con) {
+  const pw = passwordFor(remembered, link?.device);
+  // Another device than the one the password unlocked: it is not sent there, and is forgotten.
+  if (!pw) remembered = undefined;
+  if (pw && con) {
     // After a restart or a new password: the password of this session, once.
-    const pw = remembered;
     try {
       if (await con.unlock(pw)) {
         unlocked();
@@ -195,7 +197,7 @@ async function submitPassword(ev: Event): Promise<void> {
   err.textContent = "Checking…";
   try {
     if (await con.unlock(pw)) {
-      remembered = pw;
+      remembered = { password: pw, device: link?.device };
       input.value = "";
       input.setAttribute("aria-invalid", "false");
       notice("Unlocked: the router's console is open.", "ok");
@@ -471,7 +473,7 @@ async function submitNewPassword(ev: Event): Promise<void> {
   if (Object.keys(errors).length) return;
   // The console locks as soon as the router takes it: the page must already know it to unlock again.
   const before = remembered;
-  remembered = pw || undefined;
+  remembered = pw ? { password: pw, device: link?.device } : undefined;
   try {
     const a = await con.call<Answer>(callExpr("password", pw));
     if (!a.ok) {

@@ -230,3 +230,20 @@ function thrownText(message: string): string {
   if (/is not a function/.test(message)) return "The router's firmware lacks this call (" + message + "). Update the firmware (npm run flash).";
   return "The router raised an error: " + message;
 }
+
+/** The console password of this session and the device it unlocked (never stored). */
+export interface Remembered {
+  password: string;
+  /** The picked device's id (Web Bluetooth's device.id), undefined when the transport gives none. */
+  device: string | undefined;
+}
+
+/**
+ * The password to send by itself when the console asks again after a
+ * reconnect: only to the device it unlocked. Another device picked in the
+ * chooser (a neighbour's router, one in range by mistake), or one the page
+ * cannot tell apart, gets nothing: the technician types its password.
+ */
+export function passwordFor(remembered: Remembered | undefined, device: string | undefined): string | undefined {
+  return remembered && device !== undefined && remembered.device === device ? remembered.password : undefined;
+}

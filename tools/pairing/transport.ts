@@ -38,11 +38,48 @@ interface Uart {
 export interface Link {
   write(data: string): void;
   close(): void;
+  /**
+   * Which device was picked: Web Bluetooth's device.id (the same for the
+   * same board for this page), a serial port's own label; undefined when
+   * the page could not see it.
+   */
+  device: string | undefined;
 }
 
 export interface LinkEvents {
   onData: (data: string) => void;
   onClose: () => void;
+}
+
+/**
+ * The device the chooser gave last. The library keeps it to itself, so the
+ * browser's requestDevice (Web Bluetooth) and requestPort (Web Serial) are
+ * wrapped to see what they return.
+ */
+let picked: string | undefined;
+const serialIds = new WeakMap<object, string>();
+
+function watchChooser(): void {
+  const nav = navigator as unknown as { bluetooth?: { requestDevice(o: unknown): Promise<{ id: string }> }; serial?: { requestPort(o?: unknown): Promise<object> } };
+  const bt = nav.bluetooth;
+  if (bt && !(bt.requestDevice as { sden?: boolean }).sden) {
+    const request = bt.requestDevice.bind(bt);
+    bt.requestDevice = Object.assign((o: unknown) => request(o).then((d) => ((picked = "ble:" + d.id), d)), { sden: true });
+  }
+  const serial = nav.serial;
+  if (serial && !(serial.requestPort as { sden?: boolean }).sden) {
+    const request = serial.requestPort.bind(serial);
+    serial.requestPort = Object.assign(
+      (o?: unknown) =>
+        request(o).then((port) => {
+          // A port has no id; the browser hands back the same object for the same port.
+          if (!serialIds.has(port)) serialIds.set(port, "serial:" + Math.random().toString(36).slice(2));
+          picked = serialIds.get(port);
+          return port;
+        }),
+      { sden: true },
+    );
+  }
 }
 
 /** Real ms between looks at a connection the library is still opening. */
@@ -67,6 +104,8 @@ console.log = (...args: unknown[]) => {
 export function openLink(events: LinkEvents): Promise<Link> {
   controller = controller ?? new DeviceController();
   const uart = controller.UART as unknown as Uart;
+  watchChooser();
+  picked = undefined;
   return new Promise<Link>((resolve, reject) => {
     let settled = false;
     // Started, then neither opening nor open: the chooser was cancelled or the board did not answer.
@@ -96,6 +135,7 @@ export function openLink(events: LinkEvents): Promise<Link> {
         events.onClose();
       });
       resolve({
+        device: picked,
         write: (data) => {
           if (open) uart.write(data);
         },
