@@ -13,7 +13,7 @@ import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LINK_ATTEMPTS, LINK_BYTES_IN, LINK_BYTES_OUT, LINK_CONNECTS, LINK_DROPS } from "../../firmware/link";
 import { topicStatus } from "../../protocol/topics";
-import { World } from "../../tools/sim/world";
+import { World, projectConfig } from "../../tools/sim/world";
 import { checkDay } from "../integration/day-checks";
 import { startMosquitto, type Mosquitto } from "../support/mosquitto";
 
@@ -246,7 +246,8 @@ describe("mosquitto restarts after an hour away, and the server is back before t
 
   beforeAll(async () => {
     m = await startMosquitto();
-    w = await World.create({ scenario: "sunny-summer", seed: 1, brokerPort: m.port });
+    // Failsafe all the hour, on the schedule it holds (the local server would take over after localAfterS: test/integration/local-*.test.ts).
+    w = await World.create({ scenario: "sunny-summer", seed: 1, brokerPort: m.port, config: { ...projectConfig(), localAfterS: 7200 } });
     pacer = new Pacer(w, m.port);
     await pacer.connect();
     await pacer.run(11 * HOUR);
