@@ -7,19 +7,11 @@
 
 import { ConsoleError, ConsoleLink, passwordFor, type Remembered } from "./console";
 import { callExpr, checkMeter, checkNewPassword, checkPair, checkPassword, FIELD_LABELS, lastPulseText, powerText, type ClientInfo, type FieldErrors, type PairForm, type Wiring } from "./forms";
+import type { RouterStatus } from "../../firmware/router";
 import { openLink, type Link } from "./transport";
 
-/** What R.status() answers, as far as the page reads it. */
-interface Status {
-  fw: string;
-  uptimeS: number;
-  state: string;
-  errors: string[];
-  relays: number[];
-  loadW: number;
-  fuseLimitW: number;
-  meters: { name: string; pulses: number; wh: number; noise: number; powerW: number }[];
-}
+/** What R.status() answers, as far as the page reads it (a type only: nothing of the firmware is bundled). */
+type Status = Pick<RouterStatus, "fw" | "uptimeS" | "state" | "errors" | "relays" | "loadW" | "fuseLimitW" | "meters">;
 
 interface Answer {
   ok: boolean;
