@@ -147,7 +147,8 @@ function merged(intervals: Interval[]): Interval[] {
   return out;
 }
 
-function hhmm(unixS: number): string {
+/** "hh:mm" of a unix time, in UTC (the simulated days run in UTC). */
+export function hhmm(unixS: number): string {
   const d = ((unixS % 86400) + 86400) % 86400;
   return `${String(Math.floor(d / 3600)).padStart(2, "0")}:${String(Math.floor((d % 3600) / 60)).padStart(2, "0")}`;
 }

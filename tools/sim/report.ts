@@ -4,7 +4,7 @@
 
 import * as M from "../../protocol/messages";
 import { classify } from "../server/alloc";
-import { SLICE_COLOURS, slicesSvg, timelineSvg, type Connectivity, type Interval, type RequestWindow, type SliceSeries } from "./chart";
+import { SLICE_COLOURS, hhmm, slicesSvg, timelineSvg, type Connectivity, type Interval, type RequestWindow, type SliceSeries } from "./chart";
 import { summaryLines, type ApplianceDay } from "./summary";
 import type { World } from "./world";
 
@@ -32,10 +32,6 @@ function onIntervals(w: World, pin: string, endS: number): Interval[] {
   }
   if (since >= 0) out.push({ startS: since, endS: endS });
   return out;
-}
-
-function hhmm(unixS: number): string {
-  return new Date(unixS * 1000).toISOString().slice(11, 16);
 }
 
 /** The outages imposed, when and what they cost: load unserved and PV curtailed while islanded. */
