@@ -20,8 +20,9 @@
 //   allocation    emergencies, then requests already admitted (no promise is
 //                 broken for a newcomer), then pending ones; within each by
 //                 class, then earliest deadline. A pending request is admitted
-//                 when it is placed in full, or (critical load, not a
-//                 program) with what fits, placed telling how much; else it
+//                 when it is placed in full, or (critical load, or energy
+//                 by a deadline; not a program, not an emergency) with what
+//                 fits after pass 1, placed telling how much; else it
 //                 is rejected with a reason and a retry hint (the earliest end
 //                 it would be done by on what is left). With the plan in force,
 //                 an admitted request first keeps its slots there; what one
@@ -304,19 +305,24 @@ export class LocalScheduler {
         if (pass && reason[i] !== 9) continue;
         const lim8 = pass || !pending ? 8 : sliceOf((keys[j] >> 17) & 3);
         const left = this.place(rq, i, lim8, rq.get(i, F_END) - first);
-        const last = lim8 > 7 && !this.keep;
+        const cls = (keys[j] >> 17) & 3;
+        const energy = rq.get(i, F_KIND) === KIND_ENERGY;
+        // An energy newcomer of the bottom class (slice 8/8) waits for pass
+        // 1 too: admitted in part, it must take only what the classes above
+        // leave after their own pass 1.
+        const last = lim8 > 7 && !this.keep && (pass > 0 || !pending || !energy || cls < 2);
         // 9: deferred to pass 1 (no reason code is 9).
         reason[i] = !left ? 0 : !last ? 9 : this.tight ? REJ_DEADLINE : REJ_CAPACITY;
-        // Partial admission, for critical load (class 1) only: a newcomer
-        // that is not a program, turned down on the whole capacity, is
+        // Partial admission: a newcomer turned down on the whole capacity is
         // admitted with what it got (placed says how much; what it got is
-        // then owed, the rest is asked again at every reallocation). A
-        // program only whole: one that does not fit places nothing (top is
-        // still lo). (Open to every class it served 77.6% of the optimum in
-        // the islanded benchmark, not 38.3%, but in the simulated outage an
-        // EV admitted in part took what the water heater then drew unplanned:
-        // see the session 6 report.)
-        const part = pending && last && this.top > this.lo && ((keys[j] >> 17) & 3) == 1;
+        // then owed, the rest is asked again at every reallocation) when it
+        // is critical load (class 1) or energy by a deadline (a car leaves
+        // with what could be given). Not a program: one that does not fit
+        // places nothing (top is still lo). Not a thermal band below class
+        // 1, whose windows each need their packets. Not an emergency
+        // (class 0), which is decided as if alone, before everything: in
+        // part it would take all there is from the critical load.
+        const part = pending && last && this.top > this.lo && cls > 0 && (cls == 1 || energy);
         if (part) reason[i] = 0;
         // An admitted request keeps what it can get; a newcomer what it got when admitted.
         if (!left || !pending || part) this.commit(i, rq.get(i, F_CLIENT));

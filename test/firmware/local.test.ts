@@ -241,22 +241,42 @@ describe("allocation examples", () => {
     expect(s.hint[1]).toBe(0);
   });
 
-  it("a critical newcomer that does not fit in full is admitted with what fits; others, and programs, are not", () => {
-    const s = scheduler(house([3600, 3600, 2000, 3600], [7, 0, 0, 7], 20000));
+  it("a newcomer for energy by a deadline, or critical, that does not fit in full is admitted with what fits; programs, thermal bands below critical and emergencies are not", () => {
+    const s = scheduler(house([3600, 3600, 2000, 3600, 2000, 3600], [7, 0, 0, 7, 3, 7], 20000));
     flat(s, 100, 20, 8, true);
     // Client 1, admitted before, takes 6 of 8 a slot until 110; 2 a slot are left there.
-    const rq = table([energy(1, 100, 110, 60, 6, RQ_ACCEPTED), energy(2, 100, 110, 30, 6), profile(3, 100, 110, [3, 3]), energy(4, 100, 110, 30, 6)]);
+    const band: Req = { client: 5, kind: KIND_THERMAL, earliest: 100, end: 110, packets: 4, window: 2, perSlot: 3, state: RQ_PENDING };
+    const rq = table([energy(1, 100, 110, 60, 6, RQ_ACCEPTED), energy(2, 100, 110, 30, 6), profile(3, 100, 110, [3, 3]), band, energy(4, 100, 110, 30, 6)]);
     expect(s.allocate(rq)).toBe(1);
     expect(s.placed[0]).toBe(60);
     // Critical load admitted in part: the 20 packets that fit.
     expect(s.reason[1]).toBe(0);
     expect(s.placed[1]).toBe(20);
     expect(rowOf(s, 2, 12)).toEqual([2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0]);
-    // A critical program only whole; a priority-7 EV only in full.
+    // A critical program only whole; a priority-3 thermal band only in full; nothing is left for the priority-7 EV.
     expect(s.reason[2]).toBe(REJ_CAPACITY);
     expect(s.placed[2]).toBe(0);
     expect(s.reason[3]).toBe(REJ_CAPACITY);
     expect(s.placed[3]).toBe(0);
+    expect(s.reason[4]).toBe(REJ_CAPACITY);
+    expect(s.placed[4]).toBe(0);
+
+    // Without the critical newcomer, the priority-7 EV is admitted with the 20 packets there are.
+    const s2 = scheduler(house([3600, 3600], [7, 7], 20000));
+    flat(s2, 100, 20, 8, true);
+    const rq2 = table([energy(1, 100, 110, 60, 6, RQ_ACCEPTED), energy(2, 100, 110, 30, 6)]);
+    expect(s2.allocate(rq2)).toBe(1);
+    expect(s2.reason[1]).toBe(0);
+    expect(s2.placed[1]).toBe(20);
+    // An emergency is decided as if alone, before everything: whole or not at all. The same request, not an emergency, gets what there is.
+    for (const emergency of [true, false]) {
+      const s3 = scheduler(house([3600], [7], 20000));
+      flat(s3, 100, 20, 4, true);
+      const rq3 = table([{ ...energy(1, 100, 110, 50, 6), emergency }]);
+      expect(s3.allocate(rq3)).toBe(emergency ? 0 : 1);
+      expect(s3.reason[0]).toBe(emergency ? REJ_CAPACITY : 0);
+      expect(s3.placed[0]).toBe(emergency ? 0 : 40);
+    }
   });
 
   it("a rejection for capacity hints the end by which it would be done; one the window cannot hold says deadline", () => {
@@ -278,10 +298,11 @@ describe("allocation examples", () => {
     // Both end with slot 4, and the EV alone would take all 24 packets there.
     const heater: Req = { client: 2, kind: KIND_THERMAL, earliest: 0, end: 4, packets: 10, window: 4, perSlot: 3, state: RQ_PENDING };
     const rq = table([energy(1, 0, 4, 24, 6), heater]);
-    expect(s.allocate(rq)).toBe(1);
+    expect(s.allocate(rq)).toBe(2);
     expect(s.placed[1]).toBe(10);
-    // The EV no longer fits in full.
-    expect(s.reason[0]).toBe(REJ_CAPACITY);
+    // The EV no longer fits in full: it is admitted with the 14 packets the heater leaves.
+    expect(s.reason[0]).toBe(0);
+    expect(s.placed[0]).toBe(14);
   });
 
   it("never switches a client on where the clients on would pass the fuse", () => {
@@ -489,9 +510,10 @@ describe("properties over random households", () => {
         c.reqs.forEach((r, i) => {
           if (!s.reason[i] && s.placed[i] === fullOf(r)) servedInFull(s, r);
           else if (!s.reason[i]) {
-            // Admitted in part: only a critical newcomer (an admitted request not served in full is told so).
+            // Admitted in part: only a newcomer, critical or for energy by a deadline, never an emergency (an admitted request not served in full is told so).
             expect(r.state).toBe(RQ_PENDING);
-            expect(s.classOf(rq, i)).toBe(1);
+            expect(s.classOf(rq, i)).toBeGreaterThan(0);
+            if (s.classOf(rq, i) !== 1) expect(r.kind).toBe(KIND_ENERGY);
             expect(r.kind).not.toBe(KIND_PROFILE);
             expect(s.placed[i]).toBeGreaterThan(0);
             expect(s.placed[i]).toBeLessThan(fullOf(r));

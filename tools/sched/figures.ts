@@ -44,9 +44,10 @@ export function servedByDeadline(j: Job, served: ArrayLike<number>): number {
  * Switchings of one relay per clock hour, from the fraction of each slot it
  * is closed (a slot's energy as one run at the client's rated power; a
  * program's relay stays closed through every slot of its run), placed as
- * the router places it (firmware/agent.ts wantOn): at the start of an odd
- * absolute slot, at the end of an even one, so that two slots in a row
- * make one run; and a slot left open for less than one packet's time at
+ * the router places it (firmware/agent.ts wantOn): at the start of a slot
+ * whose relay is already closed (the run goes on) and of an odd absolute
+ * slot, else at the end (an even one), so that two slots in a row make one
+ * run; and a slot left open for less than one packet's time at
  * the rated power (packetS) counts as closed throughout, as the router
  * keeps the relay on to the boundary there (a full slot of whole packets
  * falls a few seconds short). A slot-level model: the router's own margin
@@ -66,7 +67,7 @@ export function switchingsPerHour(c: SchedCase, onFraction: ArrayLike<number>, p
     const none = f * c.slotS < 1;
     if (none) flip(k, false);
     else if (full) flip(k, true);
-    else if ((c.firstSlot + k) % 2 === 1) {
+    else if (on || (c.firstSlot + k) % 2 === 1) {
       flip(k, true);
       flip(k, false);
     } else {

@@ -62,6 +62,17 @@ export interface LpOptions {
   integer?: boolean;
   /** Seconds HiGHS may take (a MIP returns its best so far, not "Optimal"). */
   timeLimitS?: number;
+  /**
+   * The home battery as the house's inverter runs it (tools/sched/settle.ts):
+   * while the grid gives, the battery gives all it can (its power, or down
+   * to its reserve), and it never charges then. The router switches
+   * appliances, not the inverter: this is the optimum of what a router can
+   * reach. Without it (default) the optimum runs the battery too, keeping it
+   * for an outage it knows is coming. (The inverter's other rule, a surplus
+   * charges the battery before any export, is left free: the optimum stays
+   * a ceiling above the house's.)
+   */
+  houseBattery?: boolean;
 }
 
 /** Weight of a Wh of unserved baseload: above any appliance's. */
@@ -71,7 +82,7 @@ const IMPORT_COST = 1e-4;
 const EXPORT_COST = 1e-5;
 
 /** The CPLEX LP text of a case, and what its columns mean. */
-export function lpModel(c: SchedCase, integer: boolean): { text: string; starts: number[][]; columns: number; rows: number } {
+export function lpModel(c: SchedCase, integer: boolean, houseBattery = false): { text: string; starts: number[][]; columns: number; rows: number } {
   const n = c.slots;
   const slotH = c.slotS / 3600;
   const obj: string[] = [];
@@ -136,10 +147,31 @@ export function lpModel(c: SchedCase, integer: boolean): { text: string; starts:
       rhs.push(`c_${k}`);
       columns += 3;
       // As the house's battery (self-consumption), it charges from PV only: at most the PV surplus over the baseload.
-      bounds.push(`0 <= c_${k} <= ${coef(Math.min(b.maxChargeW * slotH, Math.max(0, c.pvWh[k] - c.baseloadWh[k])))}`, `0 <= d_${k} <= ${coef(b.maxDischargeW * slotH)}`, `${b.reserveWh} <= s_${k + 1} <= ${b.capacityWh}`);
-      // soc[k+1] = soc[k] + eta * charge - discharge (soc[0] the spec's, a constant).
+      bounds.push(`0 <= c_${k} <= ${coef(Math.min(b.maxChargeW * slotH, Math.max(0, c.pvWh[k] - c.baseloadWh[k])))}`, `0 <= d_${k} <= ${coef(b.maxDischargeW * slotH)}`, `${Math.min(b.reserveWh, b.socWh)} <= s_${k + 1} <= ${b.capacityWh}`);
+      // soc[k+1] = soc[k] + eta * charge - discharge (soc[0] the spec's, a constant). A battery
+      // below its reserve at the start may stay there (the bound a little looser than the inverter: still a ceiling).
       const prev = k === 0 ? "" : ` - s_${k}`;
       rows.push(`bat_${k}: s_${k + 1}${prev} - ${coef(b.roundTripPct / 100)} c_${k} + d_${k} = ${k === 0 ? b.socWh : 0}`);
+      const gridMax = Math.min(c.importWh[k], c.gridWh[k]);
+      if (houseBattery && gridMax > 0) {
+        // z_k: the slot imports. Then nothing charges, and the battery gives
+        // at least its power (w_k 0) or all it has above the reserve (w_k 1),
+        // whichever is less: each bound through the smallest big M that holds.
+        const dMax = b.maxDischargeW * slotH;
+        const cMax = b.maxChargeW * slotH;
+        const room = b.capacityWh - b.reserveWh;
+        columns += 2;
+        binaries.push(`z_${k}`, `w_${k}`);
+        bounds.push(`0 <= z_${k} <= 1`, `0 <= w_${k} <= 1`);
+        rows.push(`imp_${k}: g_${k} - ${coef(gridMax)} z_${k} <= 0`);
+        rows.push(`nochg_${k}: c_${k} + ${coef(cMax)} z_${k} <= ${coef(cMax)}`);
+        rows.push(`wz_${k}: w_${k} - z_${k} <= 0`);
+        // d >= dMax (z - w)
+        rows.push(`dpow_${k}: d_${k} - ${coef(dMax)} z_${k} + ${coef(dMax)} w_${k} >= 0`);
+        // d >= (soc - reserve) - room (2 - z - w), soc[0] the spec's
+        const soc = k === 0 ? "" : ` - s_${k}`;
+        rows.push(`dsoc_${k}: d_${k}${soc} - ${coef(room)} z_${k} - ${coef(room)} w_${k} >= ${coef((k === 0 ? b.socWh : 0) - b.reserveWh - 2 * room)}`);
+      }
     }
     // The balance: supply on the left, uses on the right, moved over.
     const uses = rhs.concat(load[k]).map((t) => ` - ${t}`).join("");
@@ -155,7 +187,7 @@ export function lpModel(c: SchedCase, integer: boolean): { text: string; starts:
 /** Solves a case: its optimum and the flows of the optimal solution. */
 export async function optimum(c: SchedCase, o: LpOptions = {}): Promise<Optimum> {
   const integer = o.integer ?? false;
-  const model = lpModel(c, integer);
+  const model = lpModel(c, integer, o.houseBattery);
   const h = await highs();
   const sol = h.solve(model.text, { time_limit: o.timeLimitS ?? 30, output_flag: false });
   const at = (name: string) => sol.Columns[name]?.Primal ?? 0;
