@@ -468,14 +468,25 @@ export class LocalScheduler {
     // 1 and 2 whole slots only (all the client may take there, or all it
     // still needs: its relay stays closed across the slot's ends), 3 what
     // is left, earliest first (alone for a hint: the earliest end).
-    for (let ph = this.quick ? 3 : this.plan ? 0 : 1; ph < (this.keep ? 1 : 4); ph++) {
+    // A phase that turned no slot down for being brown or part leaves
+    // nothing to the phases after it: they are skipped (the time of a full
+    // reallocation on the interpreter is mostly here).
+    for (let ph = this.quick ? 3 : this.plan ? 0 : 1, last = this.keep ? 1 : 4; ph < last; ph++) {
+      let down = !ph;
       for (let k = lo; k < hi && need > 0; k++) {
         let g = room[k];
-        const f = ph ? green[k] - used[k] : pref[k];
-        if (ph < 2 && f < g) g = f;
         if (per < g) g = per;
         g -= tmp[k];
-        if (ph && ph < 3 && g < per && g < need) g = 0;
+        if (g <= 0) continue;
+        const f = ph ? green[k] - used[k] - tmp[k] : pref[k] - tmp[k];
+        if (ph < 2 && f < g) {
+          g = f;
+          down = true;
+        }
+        if (ph && ph < 3 && g < per && g < need) {
+          g = 0;
+          down = true;
+        }
         if (g > 0) {
           if (g > need) g = need;
           tmp[k] += g;
@@ -483,6 +494,7 @@ export class LocalScheduler {
           if (k >= top) top = k + 1;
         }
       }
+      if (!down) break;
     }
     this.top = top;
     return need;

@@ -54,3 +54,16 @@ describe("the protocol codecs as the device runs them", () => {
     expect(code).toContain("sden/v1/");
   });
 });
+
+describe("the full local reallocation as the device runs it", () => {
+  it("bundles (tools/device/realloc.device.ts: the local scheduler and the request table) and passes the bundle check", async () => {
+    const { fullCaseInput } = await import("../../tools/sched/fullcase");
+    const dir = mkdtempSync(join(tmpdir(), "sden-realloc-bundle-"));
+    const r = await build({ entryFile: new URL("../../tools/device/realloc.device.ts", import.meta.url).pathname, outFile: join(dir, "realloc.js"), define: { SDEN_CHECK: fullCaseInput(1) } });
+    const code = readFileSync(r.file, "latin1");
+    expect(checkBundle(code)).toEqual([]);
+    // The case's own keys reach the device unmangled (they come in as JSON).
+    expect(code).toContain(".records");
+    expect(code).toContain(".supply");
+  });
+});

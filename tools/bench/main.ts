@@ -6,7 +6,7 @@ import { readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type BuildResult } from "../build/build";
-import { bootTwiceOnEspruino, loadedOnEspruino } from "../device/run";
+import { bootTwiceOnEspruino, loadedOnEspruino, median, reallocOnEspruino } from "../device/run";
 import { bootRouter, type Router } from "../../firmware/router";
 import { VirtualClock } from "../../hal/sim/clock";
 import { SimBoard } from "../../hal/sim/board";
@@ -33,10 +33,19 @@ async function deviceMemory(bundle: BuildResult): Promise<void> {
   const boot = "JsVars in use after boot on Espruino 2v29 (4 clients, 6 meters, agent up, no plan yet)";
   const loaded = "JsVars in use on Espruino 2v29 with 16 clients, 32 requests scheduled by the server over a real broker";
   const bar = "<= 4,000 (goal 2,500)";
+  const realloc = "one full local reallocation, 16 clients x 144 slots, 32 requests, on Espruino 2v29 (CPU time)";
   if (!bin) {
     line("device", boot, "not measured", "set ESPRUINO=/path/to/espruino");
     line("device", loaded, "not measured", `${bar}; set ESPRUINO=/path/to/espruino`);
+    line("device", realloc, "not measured", "<= 300 ms (goal 100 ms); set ESPRUINO=/path/to/espruino");
     return;
+  }
+  try {
+    const r = await reallocOnEspruino(bin);
+    line("device", realloc + ` (wall clock ${median(r.times).toFixed(0)} ms; ${r.compared - r.mismatches.length} of ${r.compared} results as on Node)`, `${r.cpuMs.toFixed(0)} ms`, "<= 300 ms (goal 100 ms)", r.cpuMs <= 300 && r.mismatches.length === 0);
+  } catch (e) {
+    line("device", realloc, "run failed", "<= 300 ms (goal 100 ms)", false);
+    console.error((e as Error).message);
   }
   try {
     line("device", boot, String(bootTwiceOnEspruino(bin, bundle)[1].usage), "-");

@@ -264,6 +264,62 @@ export async function protocolOnEspruino(bin: string): Promise<ProtocolCheck> {
   return { mismatches, compared: want.length, usage: memory ? Number(JSON.parse(memory.slice(memory.indexOf("{"))).used) : NaN };
 }
 
+/** What the full local reallocation on the interpreter showed. */
+export interface ReallocCheck {
+  /** Lines that differ from Node's: the verdicts, the packets, each client's row. */
+  mismatches: string[];
+  compared: number;
+  /** Wall-clock ms of each reallocation (getTime(); a loaded machine makes them longer). */
+  times: number[];
+  /** CPU ms of one reallocation: the interpreter's user + system time with 21 runs less that with 1, over 20 (what a core of its own would take). */
+  cpuMs: number;
+  /** JsVars in use after them (the scheduler's arrays and the request table, not the router's). */
+  usage: number;
+}
+
+/**
+ * Builds tools/device/realloc.device.ts with the bar's case of a full local
+ * reallocation (tools/sched/fullcase.ts: 16 clients x 144 slots, 32 open
+ * requests), runs it on the interpreter, compares what it decided with
+ * Node line by line and reads the time of each run.
+ */
+export async function reallocOnEspruino(bin: string): Promise<ReallocCheck> {
+  const { fullCase, fullCaseInput } = await import("../sched/fullcase");
+  const { reallocLines, runRealloc } = await import("./realloc-case.device");
+  const input = fullCaseInput(1);
+  const f = fullCase(1);
+  const want = reallocLines(input, f.sched, runRealloc(input, f.sched, f.rq));
+  const dir = mkdtempSync(join(tmpdir(), "sden-realloc-"));
+  /** Runs the check with that many reallocations: what it printed, and the interpreter's CPU seconds (bash's `times` of its child). */
+  const runWith = async (runs: number): Promise<[string, number]> => {
+    const file = join(dir, `realloc-${runs}.js`);
+    await build({ entryFile: fileURLToPath(new URL("./realloc.device.ts", import.meta.url)), outFile: file, define: { SDEN_CHECK: input, SDEN_RUNS: runs } });
+    writeFileSync(file, readFileSync(file, "latin1") + "\nquit();\n", "latin1");
+    const r = spawnSync("bash", ["-c", 'timeout -k 1 120 "$1" "$2"; echo "--- cpu"; times', "_", bin, file], { cwd: dir, encoding: "latin1" });
+    const out = (r.stdout + r.stderr).replace(/\r/g, "").replace(/\x1b\[J/g, "");
+    // `times` prints the shell's user and system time, then its children's: "0m1.234s 0m0.010s".
+    const child = out.slice(out.lastIndexOf("--- cpu")).split("\n")[2] ?? "";
+    const secs = [...child.matchAll(/(\d+)m([\d.]+)s/g)].reduce((a, m) => a + Number(m[1]) * 60 + Number(m[2]), 0);
+    return [out, secs];
+  };
+  const [out, cpu21] = await runWith(21);
+  const [, cpu1] = await runWith(1);
+  if (/Uncaught|OUT OF MEMORY|ASSERT/.test(out)) throw new Error(`the reallocation failed on the interpreter:\n${out}`);
+  const lines = out.split("\n").map((l) => l.replace(/^>/, "").trimEnd());
+  const got = lines.filter((l) => l.startsWith("realloc "));
+  const mismatches: string[] = [];
+  for (let i = 0; i < Math.max(got.length, want.length); i++) if (got[i] !== want[i]) mismatches.push(`device: ${got[i]}\n  node: ${want[i]}`);
+  const times = (lines.find((l) => l.startsWith("times ")) ?? "").split(" ").slice(1).map(Number);
+  const memory = lines.find((l) => l.startsWith("memory "));
+  return { mismatches, compared: want.length, times, cpuMs: ((cpu21 - cpu1) * 1000) / 20, usage: memory ? Number(JSON.parse(memory.slice(7)).used) : NaN };
+}
+
+/** The median of a list of numbers. */
+export function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const bin = process.env.ESPRUINO;
   if (!bin) {
@@ -277,6 +333,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.log(`\ndevice boot ok: ${result.bytes} bytes booted twice from .bootcde on Espruino 2v29, router ${result.version} running, totals restored`);
     const p = await protocolOnEspruino(bin);
     if (p.mismatches.length > 0) throw new Error(`protocol check: ${p.mismatches.length} of ${p.compared} results differ from Node:\n${p.mismatches.join("\n")}`);
+    const r = await reallocOnEspruino(bin);
+    if (r.mismatches.length > 0) throw new Error(`local reallocation: ${r.mismatches.length} of ${r.compared} results differ from Node:\n${r.mismatches.join("\n")}`);
+    console.log(`realloc ok: a full local reallocation (16 clients x 144 slots, 32 requests) on Espruino 2v29 decided as on Node (${r.compared} lines); ${r.cpuMs.toFixed(0)} ms of CPU each (wall clock ${median(r.times).toFixed(0)} ms, median of ${r.times.length}); ${r.usage} JsVars in use by the scheduler and its table`);
     const l = await loadedOnEspruino(bin, result);
     console.log(`--- loaded\n${l.lines.join("\n")}`);
     console.log(`loaded ok: ${l.usage} JsVars in use with ${LOADED_CLIENTS} clients and ${LOADED_REQUESTS} requests over a real broker (${JSON.stringify(l.states)}; server: ${l.acceptedAtServer} accepted, packets planned in ${l.plannedSlots} of the next 144 slots)`);
