@@ -127,89 +127,83 @@ type Obj = { [k: string]: unknown };
  */
 type Rules = { [key: string]: unknown[] };
 
-function isInt(v: unknown): v is number {
-  // Infinity and NaN leave a remainder of NaN.
-  return typeof v === "number" && v % 1 === 0;
-}
-
-function isObject(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !(v instanceof Array);
-}
-
-/** Every problem is "field: what is wrong", naming the fix; most are "field: must be what; got value". */
-function must(p: string[], field: string, what: string, v: unknown): void {
-  p.push(field + ": must be " + what + "; got " + JSON.stringify(v));
-}
-
-/**
- * Checks the record o, the field f ("relays[0]"; "" for the whole config),
- * against its rules. A key without a rule is refused: a misspelt field
- * would otherwise be ignored and its default used silently.
- */
-function checkRecord(p: string[], o: unknown, f: string, rules: Rules): void {
-  const keys = Object.keys(rules);
-  const known = keys.join(", ");
-  if (!isObject(o)) return must(p, f, "an object with " + known, o);
-  const pre = f ? f + "." : "";
-  for (const k of Object.keys(o)) if (keys.indexOf(k) < 0) p.push(pre + k + ": unknown field; expected one of " + known);
-  for (const k of keys) {
-    const r = rules[k];
-    const a = r[0];
-    const v = o[k];
-    let what = "";
-    if (typeof a === "number") {
-      if (!(v === undefined && r[3]) && !(isInt(v) && v >= a && v <= (r[1] as number))) what = "a whole number from " + a + " to " + r[1] + " " + r[2];
-    } else if (typeof a === "function") {
-      if (!a(v)) what = r[1] as string;
-    } else if (a && (a as unknown[]).indexOf(v) < 0) what = "one of " + (a as unknown[]).join(", ") + (r[1] || "");
-    if (what) must(p, pre + k, what, v);
-  }
-}
-
-/**
- * The list c[key] of at most max records. each(record, i) gives a record's
- * rules (and notes what later checks need). The keys in unique may not
- * repeat a value across lists that share seen (a pin used twice would
- * switch two things at once); -1 (no meter) may.
- */
-function checkList(p: string[], c: Obj, key: string, max: number, each: (o: Obj, i: number) => Rules, seen: Obj, unique: string[]): void {
-  const list = c[key];
-  const isList = list instanceof Array;
-  if (!isList || list.length > max) return must(p, key, "a list of at most " + max + " " + key, isList ? list.length : list);
-  list.forEach((x, i) => {
-    const o = isObject(x) ? x : {};
-    const f = key + "[" + i + "]";
-    checkRecord(p, x, f, each(o, i));
-    for (const u of unique) {
-      const v = o[u];
-      // Only a well-typed value can clash (an object's own toString may throw).
-      if ((typeof v !== "string" && typeof v !== "number") || v === -1) continue;
-      const k = u + " " + v;
-      if (seen[k]) p.push(f + "." + u + ": " + k + " is already used by " + seen[k]);
-      seen[k] = f;
-    }
-  });
-}
-
 /**
  * Every problem with a configuration, as "field: message" lines; an empty
- * list means it is valid. Never throws, whatever it is given.
+ * list means it is valid. Never throws, whatever it is given. Its checks
+ * are made inside it, sharing the list of problems p and the values seen:
+ * functions of the module would stay in the board's memory between the
+ * times it runs (at boot and on a pairing change).
  */
 export function validateConfig(c: unknown): string[] {
-  if (!isObject(c)) return ["config: must be a JSON object"];
   const p: string[] = [];
+  // Infinity and NaN leave a remainder of NaN.
+  const isInt = (v: unknown): v is number => typeof v === "number" && v % 1 === 0;
+  const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !(v instanceof Array);
+  // Every problem is "field: what is wrong", naming the fix; most are "field: must be what; got value".
+  const must = (field: string, what: string, v: unknown): void => {
+    p.push(field + ": must be " + what + "; got " + JSON.stringify(v));
+  };
+
+  // Checks the record o, the field f ("relays[0]"; "" for the whole config),
+  // against its rules. A key without a rule is refused: a misspelt field
+  // would otherwise be ignored and its default used silently.
+  const checkRecord = (o: unknown, f: string, rules: Rules): void => {
+    const keys = Object.keys(rules);
+    const known = keys.join(", ");
+    if (!isObject(o)) return must(f, "an object with " + known, o);
+    const pre = f ? f + "." : "";
+    for (const k of Object.keys(o)) if (keys.indexOf(k) < 0) p.push(pre + k + ": unknown field; expected one of " + known);
+    for (const k of keys) {
+      const r = rules[k];
+      const a = r[0];
+      const v = o[k];
+      let what = "";
+      if (typeof a === "number") {
+        if (!(v === undefined && r[3]) && !(isInt(v) && v >= a && v <= (r[1] as number))) what = "a whole number from " + a + " to " + r[1] + " " + r[2];
+      } else if (typeof a === "function") {
+        if (!a(v)) what = r[1] as string;
+      } else if (a && (a as unknown[]).indexOf(v) < 0) what = "one of " + (a as unknown[]).join(", ") + (r[1] || "");
+      if (what) must(pre + k, what, v);
+    }
+  };
+
+  if (!isObject(c)) return ["config: must be a JSON object"];
+  // The keys in a list's unique may not repeat a value across the lists
+  // (a pin used twice would switch two things at once); -1 (no meter) may.
+  const seen: Obj = {};
+
+  // The list c[key] of at most max records. each(record, i) gives a
+  // record's rules (and notes what later checks need).
+  const checkList = (key: string, max: number, each: (o: Obj, i: number) => Rules, unique: string[]): void => {
+    const list = c[key];
+    const isList = list instanceof Array;
+    if (!isList || list.length > max) return must(key, "a list of at most " + max + " " + key, isList ? list.length : list);
+    list.forEach((x, i) => {
+      const o = isObject(x) ? x : {};
+      const f = key + "[" + i + "]";
+      checkRecord(x, f, each(o, i));
+      for (const u of unique) {
+        const v = o[u];
+        // Only a well-typed value can clash (an object's own toString may throw).
+        if ((typeof v !== "string" && typeof v !== "number") || v === -1) continue;
+        const k = u + " " + v;
+        if (seen[k]) p.push(f + "." + u + ": " + k + " is already used by " + seen[k]);
+        seen[k] = f;
+      }
+    });
+  };
+
   const id = [isTopicId, "1-" + TOPIC_ID_MAX + ID];
   // Espruino's regular expressions have no `?` or `{n,m}` (tools/build/subset.ts):
   // alternatives are written out. A pin name as Espruino boards use them: A0-H15, D0-D47, LED1-3, BTN, BTN1-3.
   const pin = [(v: unknown) => typeof v === "string" && /^([A-H][0-9]|[A-H]1[0-5]|D[1-3][0-9]|D4[0-7]|LED[1-3]|BTN|BTN[1-3])$/.test(v), "a pin name such as D5, A0 or B12"];
   const s3600 = [0, 3600, "s"];
-  const seen: Obj = {};
   // Noted while the relays are checked: a client's relay is 0..lastRelay (none when there are no relays).
   let lastRelay = -1;
   let bootW = 0;
   // A client's meter is one with role "sub", or -1 for none.
   const subs = [-1];
-  checkRecord(p, c, "", {
+  checkRecord(c, "", {
     board: [["ESP32", "ESPRUINO_WIFI", "NRF52"]],
     // The flasher's own section of flash.config.json (tools/flash checks it); the build and the flasher leave it out of the board's copy.
     flash: [() => 1, ""],
@@ -232,12 +226,12 @@ export function validateConfig(c: unknown): string[] {
     localOnly: [(v: unknown) => v === undefined || typeof v === "boolean", "true or false"],
     importW: [0, isInt(c.fuseLimitW) ? c.fuseLimitW : 100000, "W", 1],
   });
-  checkList(p, c, "relays", 16, (r, i) => {
+  checkList("relays", 16, (r, i) => {
     lastRelay = i;
     if (r.bootOn === true && isInt(r.ratedW)) bootW += r.ratedW;
     return { name: id, pin: pin, ratedW: [1, 50000, "W"], bootOn: [[true, false]], minOnS: s3600, minOffS: s3600 };
-  }, seen, ["pin"]);
-  checkList(p, c, "meters", 8, (m, i) => {
+  }, ["pin"]);
+  checkList("meters", 8, (m, i) => {
     if (m.role === "sub") subs.push(i);
     return {
       name: id,
@@ -248,9 +242,9 @@ export function validateConfig(c: unknown): string[] {
       // Below minWidthMs, or real pulses are filtered out.
       debounceMs: [0, isInt(m.minWidthMs) && m.minWidthMs < 101 ? m.minWidthMs - 1 : 100, "ms"],
     };
-  }, seen, ["pin"]);
+  }, ["pin"]);
   if (c.clients !== undefined) {
-    checkList(p, c, "clients", 16, (cl) => ({
+    checkList("clients", 16, (cl) => ({
       // A client's name travels in pairing reports.
       name: [(v: string) => isTopicId(v) && v.length <= 16, "1-16" + ID],
       kind: [CLIENT_KINDS],
@@ -259,10 +253,10 @@ export function validateConfig(c: unknown): string[] {
       priority: [0, 7, "(0 most important)"],
       // Only a thermal client has a standing request.
       standingWh: cl.kind === "thermal" ? [1, 100000, "Wh per 4 h", 1] : [(v: unknown) => v === undefined, "absent unless kind is thermal"],
-    }), seen, ["relay", "meter", "name"]);
+    }), ["relay", "meter", "name"]);
   }
   if (c.broker !== undefined) {
-    checkRecord(p, c.broker, "broker", {
+    checkRecord(c.broker, "broker", {
       host: [(v: unknown) => typeof v === "string" && v.length <= 64 && /^[A-Za-z0-9.-]+$/.test(v), "a host name or IPv4 address"],
       port: [1, 65535, "(a TCP port)"],
       keepAliveS: [10, 3600, "s"],

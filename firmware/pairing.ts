@@ -86,6 +86,11 @@ export interface LoadedConfig {
   top: number;
 }
 
+/** Printable ASCII only: what a console can type, and what the router takes as broker credentials. */
+export function printable(v: unknown): v is string {
+  return typeof v === "string" && /^[ -~]*$/.test(v);
+}
+
 export function bytesToString(bytes: Uint8Array): string {
   let s = "";
   for (const b of bytes) s += String.fromCharCode(b);
@@ -114,12 +119,9 @@ export function parseDefaults(text: string): unknown {
   return c;
 }
 
-function pairRecords(hal: Hal): Records {
-  return new Records(hal.flash, hal.system.crc32, { name: PAIR_RECORDS, fileBytes: PAIR_RECORD_BYTES });
-}
-
-export function passwordRecords(hal: Hal): Records {
-  return new Records(hal.flash, hal.system.crc32, { name: PASSWORD_RECORDS, fileBytes: PASSWORD_RECORD_BYTES });
+/** One of the router's crash-safe record logs (the pairing, the password, the seq bounds, the meter totals). */
+export function records(hal: Hal, name: string, fileBytes: number, leave?: number): Records {
+  return new Records(hal.flash, hal.system.crc32, { name: name, fileBytes: fileBytes, leave: leave });
 }
 
 /**
@@ -131,9 +133,10 @@ export function passwordRecords(hal: Hal): Records {
 export function loadConfig(hal: Hal, defaults: unknown): LoadedConfig {
   const stored = hal.flash.read(CONFIG_FILE);
   const text: string = typeof defaults === "string" ? defaults : JSON.stringify(defaults);
-  const rec = pairRecords(hal).load();
+  const rec = records(hal, PAIR_RECORDS, PAIR_RECORD_BYTES).load();
   const base = hal.system.crc32(stored || ascii(String(text)));
-  const l: LoadedConfig = { config: undefined as unknown as RouterConfig, origin: stored ? CONFIG_FILE : "defaults", baseCrc: base, top: 0 };
+  // config is set below, unless the text is not JSON.
+  const l = { origin: stored ? CONFIG_FILE : "defaults", baseCrc: base, top: 0 } as LoadedConfig;
   // The record is the JSON of [base CRC, top, configuration] (save()): one made from another base is not parsed.
   const t = rec ? bytesToString(rec) : "";
   try {
@@ -151,35 +154,29 @@ export function loadConfig(hal: Hal, defaults: unknown): LoadedConfig {
   return l;
 }
 
-function fail(error: string, retryS?: number): ConsoleAnswer {
-  return retryS ? { ok: false, error: error, retryS: retryS } : { ok: false, error: error };
+function fail(error: string): ConsoleAnswer {
+  return { ok: false, error: error };
 }
 
-/** What a pairing call does with the configuration in effect (a copy to change). */
-export type PairingCall<T> = (r: Router, l: LoadedConfig, arg: T) => ConsoleAnswer;
+/**
+ * What a pairing call does with the configuration in effect (a copy to
+ * change); i is the index of the client that arg names by its id or its
+ * name, for the calls that take a client.
+ */
+export type PairingCall<T> = (r: Router, l: LoadedConfig, arg: T, i: number) => ConsoleAnswer;
 
 /**
  * Runs a pairing call on the configuration in effect, read again: the
  * router keeps none, and a change since boot is already there. Refused
- * while the router runs without a configuration.
+ * while the router runs without a configuration, and for a call that takes
+ * a client (onClient) when arg names none.
  */
-export function withConfig<T>(r: Router, call: PairingCall<T>, arg: T): ConsoleAnswer {
+export function withConfig<T>(r: Router, call: PairingCall<T>, arg: T, onClient?: boolean): ConsoleAnswer {
   if (r.problems.length) return fail("config refused");
   const l = loadConfig(r.hal, r.defaults);
   const c = l.config;
-  if (!c.clients) c.clients = [];
-  return call(r, l, arg);
-}
-
-/** The index of a client given by its id or its name (-1: none). */
-function find(l: LoadedConfig, who: unknown): number {
-  const list = l.config.clients as ClientConfig[];
-  for (let i = 0; i < list.length; i++) if (list[i].name === who || i + 1 === who) return i;
-  return -1;
-}
-
-function noClient(who: unknown): ConsoleAnswer {
-  return fail("client: no " + JSON.stringify(who));
+  const i = (c.clients || (c.clients = [])).findIndex((k, j) => k.name === arg || j + 1 === arg);
+  return onClient && i < 0 ? fail("client: no " + JSON.stringify(arg)) : call(r, l, arg, i);
 }
 
 /**
@@ -190,7 +187,7 @@ function save(r: Router, l: LoadedConfig, id: number, count: number): ConsoleAns
   const c = l.config;
   const p = validateConfig(c);
   if (p.length) return fail(p.join("; "));
-  if (pairRecords(r.hal).save(ascii(JSON.stringify([l.baseCrc, Math.max(l.top, count), c])))) return fail("flash full");
+  if (records(r.hal, PAIR_RECORDS, PAIR_RECORD_BYTES).save(ascii(JSON.stringify([l.baseCrc, Math.max(l.top, count), c])))) return fail("flash full");
   // Bound, not a closure: an Espruino closure keeps its whole scope (here
   // the configuration), and the build inlines a helper made to avoid it.
   // Stopped now: nothing new is taken under ids the new boot may move.
@@ -226,16 +223,13 @@ export const pair: PairingCall<ClientSpec> = (r, l, spec) => {
  * requests, schedules and acks are held by id: refused while any of them
  * has one open, or an ack is pending.
  */
-export const unpair: PairingCall<string | number> = (r, l, who) => {
+export const unpair: PairingCall<string | number> = (r, l, _who, i) => {
   const list = l.config.clients as ClientConfig[];
-  const i = find(l, who);
   const a = r.agent;
-  if (i < 0) return noClient(who);
   if (a) {
     const p = a.plan;
     const s = a.currentSlot();
-    let busy = a.summary().pendingAcks > 0;
-    for (const q of r.listRequests()) if (q.client > i) busy = true;
+    let busy = a.summary().pendingAcks > 0 || r.listRequests().some((q) => q.client > i);
     for (let k = i; k < list.length; k++) if (p.to[k] > s && p.lease[k] > s) busy = true;
     if (busy) return fail("client " + (i + 1) + ": busy");
   }
@@ -250,15 +244,18 @@ export const unpair: PairingCall<string | number> = (r, l, who) => {
  * through the safety layer; refused while it is on, within its minOffS or
  * above the fuse.
  */
-export const identify: PairingCall<string | number> = (r, l, who) => {
-  const i = find(l, who);
-  if (i < 0) return noClient(who);
+export const identify: PairingCall<string | number> = (r, l, _who, i) => {
   const ch = (l.config.clients as ClientConfig[])[i].relay;
   const relays = r.relays as Relays;
   const now = r.hal.clock.nowMs();
   // A relay that is on runs its appliance: told as RELAY_MIN_ON, never switched.
   const code = relays.isOn(ch) ? RELAY_MIN_ON : relays.set(ch, true);
-  if (code) return fail("relay " + ch + ": " + ["is on", "minOffS", "fuse"][code - RELAY_MIN_ON], code === RELAY_MIN_OFF ? Math.ceil((relays.retryAtMs(ch, true) - now) / 1000) : 0);
+  if (code) {
+    const a = fail("relay " + ch + ": " + ["is on", "minOffS", "fuse"][code - RELAY_MIN_ON]);
+    // Within minOffS the relay may switch on again at retryAtMs, after now.
+    if (code === RELAY_MIN_OFF) a.retryS = Math.ceil((relays.retryAtMs(ch, true) - now) / 1000);
+    return a;
+  }
   // The agent would switch it off as soon as its minOnS allows: kept on for the click first.
   relays.keep(ch, Math.max(0, CLICK_MS - l.config.relays[ch].minOnS * 1000));
   const ms = relays.retryAtMs(ch, false) - now;
@@ -278,9 +275,9 @@ export function pulses(r: Router, m: number): PulseAnswer | ConsoleAnswer {
 
 /** R.password(password): saved (crash-safe), applied at every boot; "" removes it. */
 export function password(r: Router, pw: string): ConsoleAnswer {
-  // Printable ASCII only, what a console can type; not echoed back.
-  if (!(typeof pw === "string" && pw.length < 21 && /^[ -~]*$/.test(pw))) return fail("password: 0-20 printable ASCII");
-  if (passwordRecords(r.hal).save(ascii(pw))) return fail("flash full");
+  // Not echoed back.
+  if (!(printable(pw) && pw.length < 21)) return fail("password: 0-20 printable ASCII");
+  if (records(r.hal, PASSWORD_RECORDS, PASSWORD_RECORD_BYTES).save(ascii(pw))) return fail("flash full");
   r.hal.console.setPassword(pw);
   return { ok: true };
 }

@@ -5,12 +5,12 @@
 
 import type { Hal } from "../hal/types";
 import { Relays } from "../hal/relays";
-import { Records } from "../hal/records";
+import type { Records } from "../hal/records";
 import { PulseMeter } from "./meter";
 import type { MeterReading } from "./meter";
 import { validateConfig } from "./config";
 import type { RouterConfig } from "./config";
-import { CONFIG_FILE, PAIR_RECORDS, PASSWORD_RECORDS, bytesToString, clients, identify, loadConfig, pair, password, passwordRecords, pulses, unpair, withConfig } from "./pairing";
+import { CONFIG_FILE, PAIR_RECORDS, PASSWORD_RECORDS, PASSWORD_RECORD_BYTES, bytesToString, clients, identify, loadConfig, pair, password, printable, pulses, records, unpair, withConfig } from "./pairing";
 import type { ClientSpec } from "./pairing";
 export { CONFIG_FILE, parseDefaults } from "./pairing";
 import { Agent, COMPACT_FLAG, JOURNAL_FILE_BYTES, JOURNAL_NAME, OP_COMPACT } from "./agent";
@@ -126,9 +126,9 @@ function recoverCutCompaction(hal: Hal, journal: Journal): boolean {
 function holdRelaysOff(hal: Hal, config: unknown): void {
   const relays = config && (config as RouterConfig).relays;
   if (relays instanceof Array) {
-    for (let i = 0; i < relays.length; i++) {
+    for (const r of relays) {
       try {
-        hal.digitalOut({ pin: relays[i].pin, value: 0 });
+        hal.digitalOut({ pin: r.pin, value: 0 });
       } catch {
         // A pin this board does not have (or no pin at all) drives nothing.
       }
@@ -163,7 +163,7 @@ export class Router {
     const flash = hal.flash;
     const name = "sden-router " + this.version;
     // The console is locked first, whatever the configuration.
-    const pw = passwordRecords(hal).load();
+    const pw = records(hal, PASSWORD_RECORDS, PASSWORD_RECORD_BYTES).load();
     if (pw && pw.length) out.setPassword(bytesToString(pw));
     // The pairing record, else the configuration in flash, else the baked-in defaults.
     const loaded = loadConfig(hal, options.defaults);
@@ -195,7 +195,7 @@ export class Router {
           clock: hal.clock,
           watch: hal.edgeInput,
           inputs: config.meters,
-          records: (this.meterRecords = new Records(flash, crc32, { name: METER_RECORDS, fileBytes: METER_RECORD_BYTES, leave: METER_LEAVES_BYTES })),
+          records: (this.meterRecords = records(hal, METER_RECORDS, METER_RECORD_BYTES, METER_LEAVES_BYTES)),
           saveThresholdWh: config.meterSaveWh,
         });
       } catch (e) {
@@ -242,15 +242,14 @@ export class Router {
     try {
       const n = net && JSON.parse(bytesToString(net));
       // Printable ASCII strings only, and a password only with a user (MQTT 3.1.1): a hand-edited file must not stop the boot.
-      const ok = (v: unknown) => typeof v === "string" && /^[ -~]*$/.test(v);
-      if (n && ok(n.u)) {
+      if (n && printable(n.u)) {
         config.broker.user = n.u;
-        if (ok(n.b)) config.broker.password = n.b;
+        if (printable(n.b)) config.broker.password = n.b;
       }
     } catch {
       // Not JSON: the broker gets no credentials and says so in its CONNACK.
     }
-    const seqRecords = new Records(flash, hal.system.crc32, { name: SEQ_RECORDS, fileBytes: SEQ_RECORD_BYTES });
+    const seqRecords = records(hal, SEQ_RECORDS, SEQ_RECORD_BYTES);
     // seq is 0 exactly when the log holds no record (the constructor scanned it).
     const noSeq = seqRecords.seq === 0;
     return new Agent({
@@ -292,17 +291,19 @@ export class Router {
     const relays = this.relays as Relays;
     const meter = this.meter;
     // The link's figures, when there is an agent, over their values without one.
+    // The meter is there only when the configuration runs (relays and names too).
     const s: RouterStatus = Object.assign(
       {
         fw: this.version,
         uptimeS: Math.floor(hal.clock.nowMs() / 1000),
         state: meter ? "running" : "config-error",
         errors: this.problems,
-        relays: [] as number[],
-        loadW: 0,
-        fuseLimitW: 0,
-        meters: [] as RouterStatus["meters"],
-        boot: 0,
+        // A plain array of the levels (a typed array's own slice() gives one on 2v29, not in Node).
+        relays: meter ? ([] as number[]).slice.call(relays.lvl) : [],
+        loadW: meter ? relays.onW : 0,
+        fuseLimitW: meter ? relays.fuse : 0,
+        meters: meter ? meter.readings() : [],
+        boot: meter ? meter.bootCount : 0,
         mem: hal.system.memory(),
         link: "none",
         time: 0,
@@ -313,15 +314,6 @@ export class Router {
       },
       this.agent && this.agent.summary(),
     );
-    // The meter is there only when the configuration runs (relays and names too).
-    if (meter) {
-      s.boot = meter.bootCount;
-      s.loadW = relays.onW;
-      s.fuseLimitW = relays.fuse;
-      // A plain array of the levels (a typed array's own slice() gives one on 2v29, not in Node).
-      s.relays = ([] as number[]).slice.call(relays.lvl);
-      s.meters = meter.readings();
-    }
     hal.console.print("sden-router " + JSON.stringify(s));
     return s;
   }
@@ -341,26 +333,28 @@ export class Router {
   }
 
   /**
-   * Storage never compacts on its own here (hal/records.ts refuses a write
-   * that would make it); when trash blocks the next record file, the totals
-   * are saved and compaction runs now, between pulses, at a moment we choose.
-   * Runs only once the configuration runs: the meter and its records are there.
+   * Every MAINTAIN_MS, flash space is looked after: by the agent when there
+   * is one, else here. Storage never compacts on its own (hal/records.ts
+   * refuses a write that would make it); when trash blocks the next record
+   * file, compaction runs now, between pulses, at a moment we choose, and the
+   * totals are saved. Runs only once the configuration runs: the meter and
+   * its records are there.
+   *
+   * The timer is made in a method of its own: an Espruino closure keeps its
+   * whole scope chain, and one made in the constructor (or in a method given
+   * the configuration) would keep every parsed record alive, several
+   * hundred JsVars with 16 clients.
    */
-  private maintainFlash(): void {
-    if (this.agent) this.agent.maintain();
-    else if ((this.meterRecords as Records).needsCompaction()) {
-      this.hal.flash.compact();
-      (this.meter as PulseMeter).flush();
-    }
-  }
-
-  // Timers are made in methods of their own: an Espruino closure keeps its
-  // whole scope chain, and one made in the constructor (or in a method given
-  // the configuration) would keep every parsed record alive, several
-  // hundred JsVars with 16 clients.
-
   private startMaintenance(): void {
-    this.timers.push(this.hal.clock.setInterval(() => this.maintainFlash(), MAINTAIN_MS));
+    this.timers.push(
+      this.hal.clock.setInterval(() => {
+        if (this.agent) this.agent.maintain();
+        else if ((this.meterRecords as Records).needsCompaction()) {
+          this.hal.flash.compact();
+          (this.meter as PulseMeter).flush();
+        }
+      }, MAINTAIN_MS),
+    );
   }
 }
 
@@ -374,8 +368,8 @@ function exposeRouter(hal: Hal, router: Router): Router {
     requests: () => router.listRequests(),
     clients: () => withConfig(router, clients, undefined),
     pair: (spec: ClientSpec) => withConfig(router, pair, spec),
-    unpair: (client: string | number) => withConfig(router, unpair, client),
-    identify: (client: string | number) => withConfig(router, identify, client),
+    unpair: (client: string | number) => withConfig(router, unpair, client, true),
+    identify: (client: string | number) => withConfig(router, identify, client, true),
     pulses: (meter: number) => pulses(router, meter),
     password: (pw: string) => password(router, pw),
     // Local server even when online (on), or only when the server is gone (off): the state it leaves.
