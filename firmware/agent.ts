@@ -266,8 +266,8 @@ export class Agent {
   private readonly telemetryPeriodS: number;
   /** "sden/v1/<grid>/<router>/": the router's topics are this and a leaf (validateConfig checked the ids). */
   private readonly topic: string;
-  /** Server time minus board time, s; NaN until a heartbeat set it. */
-  private offsetS = NaN;
+  /** Server time minus board time, s; undefined (NaN in a sum, false in a comparison) until a heartbeat set it. */
+  private declare offsetS: number;
   /**
    * The slot the router is in; 0 until the time is known (the heartbeat
    * that sets it runs tick() at once, which sets this).
@@ -321,8 +321,8 @@ export class Agent {
   private readonly ls: LocalScheduler;
   /** Its decisions to report when the cloud is back: [id, client, outcome (M.LR_*), packets, ...]. */
   private lr: number[] = [];
-  /** The slot of the last local plan; whether one ran since the last reconciliation; the link's id of the report in flight. */
-  private localAt = 0;
+  /** The slot of the last local plan (undefined: none); whether one ran since the last reconciliation; the link's id of the report in flight. */
+  private declare localAt: number;
   private declare localRan: boolean;
   private declare reportId: number;
   /** Board s of the last report to the cloud (undefined: none); see plansLocally(). */
@@ -406,9 +406,9 @@ export class Agent {
     }
     // The slot that was current when power went is not closed: the first
     // slot boundary after boot starts metering afresh from the totals then.
-    const topic = (this.topic = routerTopic(c.gridId, c.routerId, ""));
+    this.topic = routerTopic(c.gridId, c.routerId, "");
     this.lastTickMs = hal.clock.nowMs();
-    this.wire(c.broker as BrokerConfig, c.gridId + "-" + c.routerId, topic);
+    this.wire(c.broker as BrokerConfig, c.gridId + "-" + c.routerId);
     // A program that was running when power went goes on at once.
     for (let i = 0; i < n; i++) if (this.runId[i]) this.relayBank.resume(this.relayOf[i]);
     this.applyRelays();
@@ -420,8 +420,9 @@ export class Agent {
   // options, and with them every parsed configuration record, alive.
 
   /** Makes the link and starts the tick (every second). */
-  private wire(b: BrokerConfig, clientId: string, topic: string): void {
+  private wire(b: BrokerConfig, clientId: string): void {
     const hal = this.hal;
+    const topic = this.topic;
     const status = topic + "status";
     const local = topic + "local";
     this.tickTimer = hal.clock.setInterval(() => this.tick(), 1000);
@@ -587,21 +588,52 @@ export class Agent {
     }, AGGREGATE_MS);
   }
 
-  /** Sends every pending request not yet sent (or sent long ago) in one REQUEST. */
-  private sendRequests(): void {
-    if (this.plansLocally()) return this.localPlan();
-    if (!this.ready() || this.paired < this.clientCount) return;
-    const now = this.currentSlot();
+  /**
+   * Sends requests in one REQUEST: every pending one not yet sent (or sent
+   * long ago). Reconciling (reconcileAt: the current slot), every open one
+   * instead, asking for what fits what is left of its window; each is
+   * pending again unless its program runs (which may go on past its end).
+   */
+  private sendRequests(reconcileAt?: number): void {
+    // Reconciling: resendAll() checked these (and just after a report the router does not plan locally).
+    if (!reconcileAt) {
+      if (this.plansLocally()) return this.localPlan();
+      if (!this.ready() || this.paired < this.clientCount) return;
+    }
+    // The slot is never 0 once the server answered (ready()).
+    const all = !!reconcileAt;
+    const now = reconcileAt || this.currentSlot();
     const nowS = Math.floor(this.nowS());
     const items: CborValue[][] = [];
     const rq = this.rq;
     for (let i = 0; i < MAX_REQUESTS && items.length < M.MAX_ITEMS; i++) {
-      // F_SENT is 0 when not sent this boot: long ago.
-      if (rq.get(i, F_STATE) !== RQ_PENDING || nowS - rq.get(i, F_SENT) < RESEND_S || rq.get(i, F_END) <= now) continue;
-      items.push(rq.item(i, now));
+      const st = rq.get(i, F_STATE);
+      // A free row (state 0) reads no runId[-1] (firmware/plan.ts: on 2v29 a typed array read at -1 throws).
+      const running = st && this.runId[rq.get(i, F_CLIENT) - 1] === rq.get(i, F_ID);
+      const ended = rq.get(i, F_END) <= now;
+      // A row in use is open (a final state frees it). F_SENT is 0 when not sent this boot: long ago.
+      if (all ? !st || (ended && !running) : st !== RQ_PENDING || nowS - rq.get(i, F_SENT) < RESEND_S || ended) continue;
+      const it = rq.item(i, now) as number[];
+      if (all) {
+        const span = it[4] - it[3];
+        let ok: boolean;
+        if (it[2] === M.KIND_PROFILE) {
+          const rest = it[5] as unknown as number[];
+          if (running) it[4] = Math.max(it[4], rest.length);
+          let sum = 0;
+          for (let k = 0; k < rest.length; k++) sum += rest[k];
+          ok = sum > 0 && rest.length <= it[4] - it[3];
+        } else {
+          if (it[2] === M.KIND_THERMAL) it[6] = Math.min(it[6], span);
+          ok = (it[5] = Math.min(it[5], it[it.length - 1] * (it[2] === M.KIND_THERMAL ? it[6] : span))) > 0;
+        }
+        if (!ok) continue;
+        if (!running) this.setState(i, RQ_PENDING);
+      }
+      items.push(it);
     }
-    // An item starts with its request's id.
-    if (items.length && this.send(M.REQUEST, items)) for (let k = 0; k < items.length; k++) rq.set(rq.find(items[k][0] as number), F_SENT, nowS);
+    // An item starts with its request's id. Reconciling, they count as sent whatever the link said.
+    if (items.length && (this.send(M.REQUEST, items) || all)) for (let k = 0; k < items.length; k++) rq.set(rq.find(items[k][0] as number), F_SENT, nowS);
   }
 
   /**
@@ -611,9 +643,8 @@ export class Agent {
    * answer goes to the local answer topic: [client, id (0: refused), code (REQ_ERRORS)].
    */
   private onLocal(payload: Uint8Array): void {
-    const d = decodeCbor(payload, 3, 160);
-    const f = d.v as CborValue[];
-    // v is null when the payload does not decode.
+    // null when the payload does not decode.
+    const f = decodeCbor(payload, 3, 160).v as CborValue[];
     let shaped = Array.isArray(f) && f.length >= 5 && f.length <= 7;
     for (let i = 0; shaped && i < 4; i++) shaped = typeof f[i] === "number";
     let ans = answer(-RE_SHAPE);
@@ -732,7 +763,7 @@ export class Agent {
       const first = !this.curSlot;
       const echo = f[2] === hello && !this.answered;
       if (echo) this.answered = true;
-      const offset = env.time - this.hal.clock.nowMs() / 1000;
+      const offset = env.time - this.upS();
       // The server's whole seconds jitter against the board's clock: the
       // router's time never steps back by less than a slot (a larger step
       // is a real correction).
@@ -792,22 +823,21 @@ export class Agent {
     const first = envSlot + (f[1] as number);
     const counts = f[2] as number[];
     const lease = envSlot + (f[3] as number);
-    // In bytes, for the journal: counts are at most the client's packets per slot (validateBody).
-    const bytes = new Uint8Array(counts);
     // A client the router does not know was refused by validateBody (E_CLIENT).
     let e = lease <= this.currentSlot() ? M.E_LEASE : 0;
     for (let k = 0; k < counts.length && !e; k++) {
-      let w = this.ratedWOf[c - 1];
-      // Only the slots the schedule fills can go over the fuse.
-      for (let o = 1; counts[k] && o <= this.clientCount; o++) if (o !== c && this.plan.at(o, first + k) > 0) w += this.ratedWOf[o - 1];
-      if (counts[k] && w > this.fuseW) e = M.E_FUSE;
+      // Only the slots the schedule fills can go over the fuse: client c's, and the others planned then.
+      let w = 0;
+      for (let o = 1; counts[k] && o <= this.clientCount; o++) if (o === c || this.plan.at(o, first + k) > 0) w += this.ratedWOf[o - 1];
+      if (w > this.fuseW) e = M.E_FUSE;
     }
     if (e) {
       this.counters.schedulesRefused++;
       this.send(M.NACK_UP, [seq, M.SCHEDULE, e]);
       return;
     }
-    if (!this.commit([OP_SCHEDULE, c, first, lease, bytes], false)) return;
+    // In bytes, for the journal: counts are at most the client's packets per slot (validateBody).
+    if (!this.commit([OP_SCHEDULE, c, first, lease, new Uint8Array(counts)], false)) return;
     this.counters.schedules++;
     this.connectivity.schedule(this.upS());
     this.noteConn();
@@ -912,33 +942,7 @@ export class Agent {
     this.reportedS = this.upS();
     this.localRan = false;
     this.localAt = now;
-    const nowS = Math.floor(this.nowS());
-    const items: CborValue[][] = [];
-    for (let i = 0; i < MAX_REQUESTS && items.length < M.MAX_ITEMS; i++) {
-      const st = rq.get(i, F_STATE);
-      const running = run[rq.get(i, F_CLIENT) - 1] === rq.get(i, F_ID);
-      // A row in use is open (a final state frees it).
-      if (!st || (rq.get(i, F_END) <= now && !running)) continue;
-      const it = rq.item(i, now) as number[];
-      const span = it[4] - it[3];
-      let ok: boolean;
-      // What fits what is left of its window (a program that runs may go on past its end).
-      if (it[2] === M.KIND_PROFILE) {
-        const rest = it[5] as unknown as number[];
-        if (running) it[4] = Math.max(it[4], rest.length);
-        let sum = 0;
-        for (let k = 0; k < rest.length; k++) sum += rest[k];
-        ok = sum > 0 && rest.length <= it[4] - it[3];
-      } else {
-        if (it[2] === M.KIND_THERMAL) it[6] = Math.min(it[6], span);
-        ok = (it[5] = Math.min(it[5], it[it.length - 1] * (it[2] === M.KIND_THERMAL ? it[6] : span))) > 0;
-      }
-      if (!ok) continue;
-      items.push(it);
-      rq.set(i, F_SENT, nowS);
-      if (!running) this.setState(i, RQ_PENDING);
-    }
-    if (items.length) this.send(M.REQUEST, items);
+    this.sendRequests(now);
     const lease = this.plan.lease;
     for (let i = 0; i < this.clientCount; i++) lease[i] = Math.min(lease[i], now + 1);
   }
@@ -949,7 +953,8 @@ export class Agent {
    * is there. The state it leaves.
    */
   island(on: boolean): string {
-    if (on !== !!on) return "on: must be true or false";
+    // Not a boolean: setLocal refuses it, changing nothing.
+    if (on !== !!on) return this.setLocal(on);
     this.islanded = on;
     this.localAt = 0;
     // Off: back to what the configuration says (localOnly).
@@ -1009,36 +1014,34 @@ export class Agent {
       // unmetered clients on (never more than its on-time at rated power).
       // Journals the result and acks it.
       const d: number[] = [];
+      // Per meter role (import, export, PV, sub), for the local server's forecasts too.
+      const byRole = [0, 0, 0, 0];
+      for (let i = 0; i < now.length; i++) byRole[this.meterRole[i]] += d[i] = now[i] - (this.baseline[i] || 0);
       // The household's use: import + PV - export; known only with an import meter.
       // What is left after the sub-metered clients, for the others and the baseload.
-      let rest = 0;
-      let meteredUse = false;
-      // Per role too, for the local server's forecasts: the main meter, PV and what the clients took.
-      const byRole = [0, 0, 0, 0];
-      for (let i = 0; i < now.length; i++) {
-        const role = this.meterRole[i];
-        d.push(now[i] - (this.baseline[i] || 0));
-        rest += role === 1 ? -d[i] : role < 3 ? d[i] : 0;
-        byRole[role] += d[i];
-        if (!role) meteredUse = true;
-      }
-      // Wh of the unmetered clients at rated power for their on-time.
+      let rest = byRole[0] - byRole[1] + byRole[2];
+      const meteredUse = this.meterRole.indexOf(0) >= 0;
+      // Per client: Wh at rated power for its on-time; of the unmetered clients in all.
+      const onWh: number[] = [];
       let unmetered = 0;
       for (let i = 0; i < this.clientCount; i++) {
-        if (this.meterOf[i] >= 0) rest -= d[this.meterOf[i]];
-        else unmetered += (this.onMs[i] * this.ratedWOf[i]) / 3600000;
+        const m = this.meterOf[i];
+        onWh[i] = (this.onMs[i] * this.ratedWOf[i]) / 3600000;
+        if (m >= 0) rest -= d[m];
+        else unmetered += onWh[i];
       }
       let base = this.baseloadWh;
       if (!unmetered && meteredUse) this.baseloadWh = base = base < 0 ? rest : Math.round((3 * base + rest) / 4);
       const shareable = Math.max(0, rest - Math.max(0, base));
       const body: number[] = [];
       let took = 0;
-      for (let c = 1; c <= this.clientCount; c++) {
-        const m = this.meterOf[c - 1];
-        const e = (this.onMs[c - 1] * this.ratedWOf[c - 1]) / 3600000;
+      for (let i = 0; i < this.clientCount; i++) {
+        const m = this.meterOf[i];
+        const e = onWh[i];
+        const c = i + 1;
         // Without a sub-meter: its on-time at rated power, and no more than its share of what the main meter saw.
         const w = Math.max(0, Math.min(0xffff, Math.round(m >= 0 ? d[m] : meteredUse && e ? Math.min(e, (shareable * e) / unmetered) : e)));
-        if (!this.plan.at(c, end) && !w && !this.runId[c - 1]) continue;
+        if (!this.plan.at(c, end) && !w && !this.runId[i]) continue;
         const packets = Math.min(this.lim.maxPerSlot[c], Math.round(w / this.whPerPacket));
         body.push(c, packets, w);
         took += w;
@@ -1117,8 +1120,8 @@ export class Agent {
       this.setState(row, end ? RQ_DELIVERED : RQ_RUNNING);
       return;
     }
-    let left = packets;
-    while (left > 0) {
+    // What is left of packets.
+    while (packets > 0) {
       let best = -1;
       for (let i = 0; i < MAX_REQUESTS; i++) {
         if (rq.is(i, c, B_SCHEDULED | B_RUNNING) && !rq.profiles[i] && (best < 0 || rq.get(i, F_END) < rq.get(best, F_END))) best = i;
@@ -1127,9 +1130,9 @@ export class Agent {
       // A thermal band takes all that is left; an energy request what it still
       // needs, and is delivered when that is nothing (so the loop goes on).
       const thermal = rq.get(best, F_KIND) === M.KIND_THERMAL;
-      const take = thermal ? left : Math.min(left, rq.remaining(best));
+      const take = thermal ? packets : Math.min(packets, rq.remaining(best));
       rq.set(best, F_DONE, rq.get(best, F_DONE) + take);
-      left -= take;
+      packets -= take;
       this.setState(best, !thermal && !rq.remaining(best) ? RQ_DELIVERED : RQ_RUNNING);
     }
   }
@@ -1218,13 +1221,14 @@ export class Agent {
   }
 
   /**
-   * The state as one CBOR snapshot, or undefined when it does not encode.
-   * Mostly far under 2 KB, so a buffer of that size first; at most 8 KB. 16
-   * clients with most of a day of acks pending can take more (about 18 KB):
-   * then fold() says J_FULL and the router runs from memory until the acks
-   * are delivered.
+   * Folds the state into a new snapshot, numbered above mark too (a
+   * restore's backup mark; 0: none): J_OK, or why not (a Storage that did
+   * not keep the file: J_FULL). The snapshot is mostly far under 2 KB, so a
+   * buffer of that size first; at most 8 KB. 16 clients with most of a day
+   * of acks pending can take more (about 18 KB): then it does not encode,
+   * J_FULL, and the router runs from memory until the acks are delivered.
    */
-  private encodeSnapshot(): Uint8Array | undefined {
+  private fold(mark: number): number {
     const rq = this.rq;
     const e: CborValue[] = [];
     for (let i = 0; i < MAX_REQUESTS; i++) if (rq.get(i, F_STATE)) e.push(rq.fields(i, [OP_ROW, rq.profiles[i] || null], F_ID));
@@ -1241,21 +1245,11 @@ export class Agent {
     let buf = new Uint8Array(2048);
     let n = encodeCbor(snap, buf, 0, 5);
     if (n < 0) n = encodeCbor(snap, (buf = new Uint8Array(JOURNAL_FILE_BYTES)), 0, 5);
-    return n < 0 ? undefined : buf.subarray(0, n);
-  }
-
-  /**
-   * Folds the state into a new snapshot, numbered above mark too (a
-   * restore's backup mark; 0: none): J_OK, or why not (a Storage that did
-   * not keep the file: J_FULL).
-   */
-  private fold(mark: number): number {
-    const snap = this.encodeSnapshot();
-    if (!snap) return J_FULL;
+    if (n < 0) return J_FULL;
     try {
-      return this.journal.fold(snap, mark);
-    } catch (e) {
-      this.hal.console.print("journal: " + (e && (e as { message?: string }).message));
+      return this.journal.fold(buf.subarray(0, n), mark);
+    } catch (err) {
+      this.hal.console.print("journal: " + (err && (err as { message?: string }).message));
       return J_FULL;
     }
   }
