@@ -208,9 +208,21 @@ export class Link {
     this.sockOpts = {
       host: o.host,
       port: o.port,
-      onConnect: () => this.connected(),
+      // TCP is up: CONNECT. (lastInMs and pinging matter once UP: the CONNACK's read sets them.)
+      onConnect: () => {
+        if (this.st === OPENING) {
+          this.st = CONNECTING;
+          this.send(this.connectFrame);
+        }
+      },
       onData: (d) => this.rx(d),
-      onClose: () => this.closed(),
+      // The connection closed under us: a drop (once IDLE or in WAIT, nothing is left to drop).
+      onClose: () => {
+        if (this.st >= OPENING) {
+          this.sock = null;
+          this.drop();
+        }
+      },
     };
     this.onTimer = () => this.tick(true);
   }
@@ -286,7 +298,7 @@ export class Link {
       // as a socket that closed at once
     }
     this.sock = s;
-    // A socket that closed before connect() returned (closed() has moved on
+    // A socket that closed before connect() returned (onClose has moved on
     // to WAIT then) is closed and forgotten; a connect that failed at once
     // is a drop.
     if (this.st !== OPENING) this.release();
@@ -294,15 +306,8 @@ export class Link {
     else this.drop();
   }
 
-  private connected(): void {
-    if (this.st !== OPENING) return;
-    // lastInMs and pinging matter once UP: the CONNACK's read sets them.
-    this.st = CONNECTING;
-    this.send(this.connectFrame);
-  }
-
   private rx(d: Uint8Array): void {
-    const s = this.sock, parser = this.parser, o = this.o;
+    const s = this.sock, parser = this.parser, o = this.o, q = this.q;
     if (this.st < CONNECTING) return;
     this.counts[LINK_BYTES_IN] += d.length;
     this.lastInMs = this.clock.nowMs();
@@ -331,8 +336,20 @@ export class Link {
       // QoS 0 at once; QoS 1 PUBACKed after onMessage returns.
       else if (p.t === MQTT_PUBLISH) {
         if (this.safely(o.onMessage, p.topic, p.payload) && p.q && s === this.sock) this.send(encodePuback(p.id));
-      } else if (p.t === MQTT_PUBACK) this.acked(p.id);
-      else if (p.t === MQTT_SUBACK && p.id === this.subId) {
+      } else if (p.t === MQTT_PUBACK) {
+        // A PUBACK counts only for a frame written on this connection (the
+        // queue's first ones); any other id is stale, or the online
+        // PUBLISH's (whose id stays taken until the connection ends: one id
+        // of 65,535). The message leaves the queue at once.
+        let k = 0;
+        while (k < q.length && q[k][2] >= 0 && q[k][1] !== p.id) k++;
+        if (k < q.length && q[k][2] >= 0) {
+          q.splice(k, 1);
+          this.safely(o.onAcked, p.id);
+          // Whatever the handler did (close() included), tick() acts on the state it left.
+          this.tick();
+        }
+      } else if (p.t === MQTT_SUBACK && p.id === this.subId) {
         this.subId = 0;
         for (let k = 0; k < p.granted.length; k++) if (p.granted[k] === 0x80) this.counts[LINK_SUB_REFUSED]++;
       }
@@ -340,12 +357,6 @@ export class Link {
     }
     // The stream is out of sync: nothing after a bad frame can be trusted [MQTT-4.8.0-1].
     if (s === this.sock && parser.error) this.drop(LINK_BAD_FRAMES);
-  }
-
-  private closed(): void {
-    if (this.st < OPENING) return;
-    this.sock = null;
-    this.drop();
   }
 
   /**
@@ -423,20 +434,6 @@ export class Link {
   }
 
   // --- QoS 1 queue ---------------------------------------------------------
-
-  private acked(id: number): void {
-    const q = this.q;
-    let k = 0;
-    // Only for a frame written on this connection (the queue's first ones);
-    // any other id is stale, or the online PUBLISH's (whose id stays taken
-    // until the connection ends: one id of 65,535).
-    while (k < q.length && q[k][2] >= 0 && q[k][1] !== id) k++;
-    if (k === q.length || q[k][2] < 0) return;
-    q.splice(k, 1);
-    this.safely(this.o.onAcked, id);
-    // Whatever the handler did (close() included), tick() acts on the state it left.
-    this.tick();
-  }
 
   /** The next packet id, 1..65535 wrapping, skipping ids still awaiting an answer [MQTT-2.3.1-2]. */
   private allocId(): number {

@@ -131,7 +131,7 @@ export class PulseMeter {
     if (r && r.length >= 12) {
       bytes.set(r.subarray(0, 12));
       const stored = rec[1];
-      if (rec[0] === METER_RECORD_VERSION && r.length >= 12 + 12 * stored) bytes.set(r.subarray(12, 12 + 12 * (stored < n ? stored : n)), 12);
+      if (rec[0] === METER_RECORD_VERSION && r.length >= 12 + 12 * stored) bytes.set(r.subarray(0, 12 + 12 * (stored < n ? stored : n)));
     }
     for (let i = 0; i < n; i++) {
       this.ppk[i] = inputs[i].pulsesPerKwh;
@@ -197,29 +197,30 @@ export class PulseMeter {
     return this.flush();
   }
 
-  /** One handler per input, made once (not per edge). */
+  /**
+   * One handler per input, made once (not per edge): a pulse ends on its
+   * falling edge, and counts when it was at least minWidthMs wide.
+   */
   private edgeHandler(i: number): (level: Level, timeMs: number) => void {
-    return (level, timeMs) => this.pulseEdge(i, level, timeMs);
-  }
-
-  private pulseEdge(i: number, level: Level, timeMs: number): void {
-    const rise = this.riseMs[i];
-    this.riseMs[i] = level ? timeMs : -1;
-    if (level || rise < 0) return;
-    if (timeMs - rise < this.minMs[i]) {
-      this.noiseCount[i]++;
-      return;
-    }
-    const rec = this.rec;
-    const at = 3 + 3 * i;
-    rec[at]++;
-    rec[at + 2] += 1000;
-    this.carry(i);
-    this.pulseMs[2 * i + 1] = this.pulseMs[2 * i];
-    this.pulseMs[2 * i] = rise;
-    // Save before the next pulse could take the unsaved energy past the
-    // threshold: one pulse adds at most ceil(1000 / ppk) Wh.
-    if (rec[at + 1] - this.tried[at + 1] + Math.ceil(1000 / this.ppk[i]) > this.thresholdWh) this.flush();
+    return (level, timeMs) => {
+      const rise = this.riseMs[i];
+      this.riseMs[i] = level ? timeMs : -1;
+      if (level || rise < 0) return;
+      if (timeMs - rise < this.minMs[i]) {
+        this.noiseCount[i]++;
+        return;
+      }
+      const rec = this.rec;
+      const at = 3 + 3 * i;
+      rec[at]++;
+      rec[at + 2] += 1000;
+      this.carry(i);
+      this.pulseMs[2 * i + 1] = this.pulseMs[2 * i];
+      this.pulseMs[2 * i] = rise;
+      // Save before the next pulse could take the unsaved energy past the
+      // threshold: one pulse adds at most ceil(1000 / ppk) Wh.
+      if (rec[at + 1] - this.tried[at + 1] + Math.ceil(1000 / this.ppk[i]) > this.thresholdWh) this.flush();
+    };
   }
 
   /** Carries the whole Wh out of input i's remainder. */

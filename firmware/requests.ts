@@ -29,7 +29,8 @@ export const RQ_SCHEDULED = 4;
 export const RQ_RUNNING = 5;
 export const RQ_DELIVERED = 6;
 export const RQ_EXPIRED = 7;
-export const RQ_STATE_NAMES = ["free", "pending", "accepted", "rejected", "scheduled", "running", "delivered", "expired"];
+/** The states' names, as R.requests() shows them (one text: its words are not taken for property names). */
+export const RQ_STATE_NAMES = "free pending accepted rejected scheduled running delivered expired".split(" ");
 
 /** Rejections after which a request is escalated as an emergency. */
 export const ESCALATE_AFTER = 3;
@@ -157,9 +158,8 @@ export class RequestTable {
     const kind = this.get(i, F_KIND);
     // Only a profile request has a profile (RequestTable.add's callers).
     const p = this.profiles[i];
-    const rest: CborValue[] = [];
-    for (let k = this.get(i, F_DONE); p && k < p.length; k++) rest.push(p[k]);
-    const v: CborValue[] = [this.get(i, F_ID), this.get(i, F_CLIENT), kind, Math.max(0, this.get(i, F_EARLIEST) - now), this.get(i, F_END) - now, p ? rest : kind === KIND_ENERGY ? this.remaining(i) : this.get(i, F_PACKETS)];
+    // The rest of a profile as a plain array ([].slice: Array.prototype.slice reads undefined on 2v29).
+    const v: CborValue[] = [this.get(i, F_ID), this.get(i, F_CLIENT), kind, Math.max(0, this.get(i, F_EARLIEST) - now), this.get(i, F_END) - now, p ? ([] as number[]).slice.call(p, this.get(i, F_DONE)) : kind === KIND_ENERGY ? this.remaining(i) : this.get(i, F_PACKETS)];
     if (kind === KIND_THERMAL) v.push(this.get(i, F_WINDOW));
     if (!p) v.push(this.get(i, F_PER_SLOT));
     return v;

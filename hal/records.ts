@@ -120,8 +120,8 @@ export class RecordLog {
   protected readonly fileLen: number;
   /** Flash space a new file takes: Storage's 32-byte header, data aligned to 8. */
   readonly cost: number;
-  /** RecordsOptions.leave. */
-  protected readonly leave: number;
+  /** Free flash a new file needs: its cost, and RecordsOptions.leave. */
+  protected readonly need: number;
   /** Kind of a file's head; the records after it are 2 * headKind. */
   protected readonly headKind: number;
   // The state below is set by scan(), which the constructor runs.
@@ -146,7 +146,7 @@ export class RecordLog {
     this.stem = options.name + ".";
     this.fileLen = f;
     this.cost = 32 + ((f + 7) & ~7);
-    this.leave = options.leave || 0;
+    this.need = this.cost + (options.leave || 0);
     // Records' records are all kind 0 (Records has save(), the journal has
     // not); the journal's snapshot is 1, its entries 2.
     this.headKind = (this as { save?: unknown }).save ? 0 : 1;
@@ -253,7 +253,7 @@ export class RecordLog {
    */
   fold(data: Uint8Array, afterSeq?: number): number {
     if (recordBytes(data.length) > this.fileLen) return 1;
-    if (this.fl.getFree() < this.cost + this.leave) return 3;
+    if (this.fl.getFree() < this.need) return 3;
     // (undefined > n is false.)
     const seq = ((afterSeq as number) > this.seq ? (afterSeq as number) : this.seq) + 1;
     const name = this.stem + (this.cur ? 0 : 1);
@@ -296,7 +296,7 @@ export class Records extends RecordLog implements RecordStore {
    */
   needsCompaction(): boolean {
     const free = this.fl.getFree();
-    const need = this.cost + this.leave;
+    const need = this.need;
     return free < need && free + this.fl.getTrash() >= need;
   }
 }

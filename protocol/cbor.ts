@@ -60,12 +60,12 @@ export const CBOR_E_FULL = 12;
 export const CBOR_MAX_INT = Number("9007199254740991");
 
 /**
- * The smallest argument a head with additional information ai (24..27:
- * 1, 2, 4, 8 bytes) may carry in the shortest form: 24, 2^8, 2^16, 2^32.
+ * The additional information of the shortest head for argument n: n itself
+ * below 24, else 24..27 for an argument in the next 1, 2, 4, 8 bytes.
  * Literals: Math.pow(2, 32) is not exact on 2v29.
  */
-function least(ai: number): number {
-  return ai < 25 ? 24 : ai < 26 ? 0x100 : ai < 27 ? 0x10000 : 0x100000000;
+function shortestAi(n: number): number {
+  return n < 24 ? n : n < 0x100 ? 24 : n < 0x10000 ? 25 : n < 0x100000000 ? 26 : 27;
 }
 
 /**
@@ -75,9 +75,7 @@ function least(ai: number): number {
  * may be up to 2^53 - 1, which divides by 256 exactly.
  */
 function writeHead(out: Uint8Array, at: number, major: number, n: number, content: number): number {
-  let ai = n < 24 ? n : 24;
-  while (ai < 27 && n >= least(ai + 1)) ai++;
-  const bytes = ai < 24 ? 0 : 1 << (ai - 24);
+  const ai = shortestAi(n), bytes = ai < 24 ? 0 : 1 << (ai - 24);
   if (at + 1 + bytes + content > out.length) return -CBOR_E_FULL;
   out[at] = (major << 5) | ai;
   for (let i = bytes; i > 0; i--) {
@@ -110,34 +108,33 @@ export function encodeCbor(v: CborValue, out: Uint8Array, at: number, maxDepth: 
   if (text || v instanceof Uint8Array) {
     const n = v.length;
     at = writeHead(out, at, text ? 3 : 2, n, n);
-    for (let i = 0; i < n && at >= 0; i++) {
+    if (at < 0) return at;
+    for (let i = 0; i < n; i++) {
       const c = text ? v.charCodeAt(i) : v[i];
       if (text && c > 0x7f) return -CBOR_E_TEXT;
       out[at + i] = c;
     }
-    return at < 0 ? at : at + n;
+    return at + n;
   }
   if (typeof v !== "object") return -CBOR_E_TYPE;
   if (maxDepth < 1) return -CBOR_E_DEPTH;
-  if (Array.isArray(v)) {
-    at = writeHead(out, at, 4, v.length, 0);
-    for (let i = 0; i < v.length && at >= 0; i++) at = encodeCbor(v[i], out, at, maxDepth - 1);
-    return at;
+  // An array's items; or a map's keys and values in turn, its keys
+  // integers, in encoded order.
+  const map = !Array.isArray(v);
+  let items = v as CborValue[];
+  if (map) {
+    const keys = Object.keys(v);
+    for (let i = 0; i < keys.length; i++) {
+      const k = Number(keys[i]);
+      if (String(k) !== keys[i] || Math.floor(k) !== k || Math.abs(k) > CBOR_MAX_INT) return -CBOR_E_KEY;
+    }
+    // Keys are distinct, so an unstable sort (2v29's) gives the one order.
+    keys.sort((a, b) => (keyBefore(+a, +b) ? -1 : 1));
+    items = [];
+    for (let i = 0; i < keys.length; i++) items.push(+keys[i], (v as CborMap)[+keys[i]]);
   }
-  // A map: its keys must be integers; they go in encoded order.
-  const names = Object.keys(v), keys: number[] = [];
-  for (let i = 0; i < names.length; i++) {
-    const k = Number(names[i]);
-    if (String(k) !== names[i] || Math.floor(k) !== k || Math.abs(k) > CBOR_MAX_INT) return -CBOR_E_KEY;
-    keys.push(k);
-  }
-  // Keys are distinct, so an unstable sort (2v29's) gives the one order.
-  keys.sort((a, b) => (keyBefore(a, b) ? -1 : 1));
-  at = writeHead(out, at, 5, keys.length, 0);
-  for (let i = 0; i < keys.length && at >= 0; i++) {
-    at = encodeCbor(keys[i], out, at, 0);
-    if (at >= 0) at = encodeCbor(v[keys[i]], out, at, maxDepth - 1);
-  }
+  at = writeHead(out, at, map ? 5 : 4, map ? items.length / 2 : items.length, 0);
+  for (let i = 0; i < items.length && at >= 0; i++) at = encodeCbor(items[i], out, at, maxDepth - 1);
   return at;
 }
 
@@ -175,7 +172,8 @@ function readItem(r: Reader, depth: number): CborValue {
   // A two-byte simple value below 32 is not well-formed (section 3.3);
   // floats, undefined and the other simple values are outside the subset.
   else if (major === 7) e = ai === 24 && n < 32 ? CBOR_E_MALFORMED : CBOR_E_UNSUPPORTED;
-  else if (bytes && n < least(ai)) e = CBOR_E_NOT_PREFERRED;
+  // (With ai below 24, n is ai: never shorter.)
+  else if (shortestAi(n) < ai) e = CBOR_E_NOT_PREFERRED;
   else if (major === 6) e = CBOR_E_UNSUPPORTED;
   else if (n > CBOR_MAX_INT || (major === 1 && n > CBOR_MAX_INT - 1)) e = CBOR_E_RANGE;
   else if (major < 2) return major ? -1 - n : n;

@@ -23,7 +23,7 @@ import { CBOR_MAX_INT, decodeCbor, encodeCbor } from "./cbor";
 import type { CborValue } from "./cbor";
 import { hmacSha256, sameBytes } from "./hmac";
 import type { Sha256 } from "./hmac";
-import { E_ENVELOPE, E_MAC, E_REPLAY, E_TYPE, E_VERSION, isArray, isDown, isUp, uints, validateBody, validateDown } from "./messages";
+import { E_ENVELOPE, E_MAC, E_REPLAY, E_TYPE, E_VERSION, isArray, isDown, isUp, MAX_U32, uints, validateBody, validateDown } from "./messages";
 import type { Limits } from "./messages";
 
 export const PROTOCOL_VERSION = 1;
@@ -71,11 +71,11 @@ function openWith(frame: Uint8Array, key: Uint8Array, sha256: Sha256, up: boolea
   const d = decodeCbor(frame, MAX_DEPTH, MAX_LENGTH), f = d.v as CborValue[];
   let e = d.e;
   // version, type, seq, time: unsigned, seq above 0, time a uint32; then the MAC.
-  if (!e && (!isArray(f, 6, 6) || uints(f, 0, [CBOR_MAX_INT, 0, CBOR_MAX_INT, CBOR_MAX_INT, 0, CBOR_MAX_INT, CBOR_MAX_INT, 1, CBOR_MAX_INT, 0xffffffff, 0, 0xffffffff]) || !(f[5] instanceof Uint8Array) || (f[5] as Uint8Array).length !== MAC_BYTES)) e = E_ENVELOPE;
+  if (!e && (!isArray(f, 6, 6) || uints(f, 0, [CBOR_MAX_INT, 0, CBOR_MAX_INT, CBOR_MAX_INT, 0, CBOR_MAX_INT, CBOR_MAX_INT, 1, CBOR_MAX_INT, MAX_U32, 0, MAX_U32]) || !(f[5] instanceof Uint8Array) || (f[5] as Uint8Array).length !== MAC_BYTES)) e = E_ENVELOPE;
   if (!e) {
     e =
       f[0] !== PROTOCOL_VERSION ? E_VERSION
-      : !(up ? isUp : isDown)(f[1] as number) ? E_TYPE
+      : !(up ? isUp(f[1] as number) : isDown(f[1] as number)) ? E_TYPE
       // The MAC over every byte before the mac item (its last 1 + MAC_BYTES).
       : !sameBytes(hmacSha256(sha256, key, frame.subarray(0, -1 - MAC_BYTES)), f[5] as Uint8Array, MAC_BYTES) ? E_MAC
       : (f[2] as number) <= lastSeq ? E_REPLAY

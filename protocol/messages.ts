@@ -150,7 +150,7 @@ export const EMG_NOW = 2;
 /** Largest number of items in one REQUEST, ACCEPT, REJECT or ACK. */
 export const MAX_ITEMS = 32;
 const MAX_U16 = 0xffff;
-const MAX_U32 = 0xffffffff;
+export const MAX_U32 = 0xffffffff;
 
 /** What a receiver knows that bounds a body. */
 export interface Limits {
@@ -190,9 +190,9 @@ export function uints(f: CborValue[], at: number, spec: number[]): number {
   return e;
 }
 
-/** 0 when every element of a from index at is an integer 0..max, else E_SHAPE. */
-function allUints(a: CborValue[], at: number, max: number): number {
-  for (; at < a.length; at++) if (!isUint(a[at], max)) return E_SHAPE;
+/** 0 when every element of a from index at is an integer 0..CBOR_MAX_INT (a meter total), else E_SHAPE. */
+function allUints(a: CborValue[], at: number): number {
+  for (; at < a.length; at++) if (!isUint(a[at], CBOR_MAX_INT)) return E_SHAPE;
   return 0;
 }
 
@@ -259,7 +259,7 @@ function checkPairing(f: CborValue[]): number {
 
 /** Meter totals: 0-8 uints. */
 function checkTotals(t: CborValue): number {
-  return isArray(t, 0, 8) ? allUints(t as CborValue[], 0, CBOR_MAX_INT) : E_SHAPE;
+  return isArray(t, 0, 8) ? allUints(t as CborValue[], 0) : E_SHAPE;
 }
 
 /** The body of a RESTORE: its counters, its pairings (each as a PAIRING body), its open requests and the backup mark. */
@@ -302,14 +302,9 @@ export function isKnownType(type: number): boolean {
   return isUp(type) || isDown(type);
 }
 
-/** A flat list of 1..MAX_ITEMS tuples of n fields. */
-function isList(b: CborValue, n: number): boolean {
-  return isArray(b, n, n * MAX_ITEMS) && (b as CborValue[]).length % n === 0;
-}
-
-/** A flat list of tuples of n fields, each checked against spec (see uints()). */
+/** A flat list of 1..MAX_ITEMS tuples of n fields, each checked against spec (see uints(); [] checks none). */
 function checkTuples(b: CborValue, n: number, spec: number[]): number {
-  let e = isList(b, n) ? 0 : E_SHAPE;
+  let e = isArray(b, n, n * MAX_ITEMS) && (b as CborValue[]).length % n === 0 ? 0 : E_SHAPE;
   for (let i = 0; !e && i < (b as CborValue[]).length; i += n) e = uints(b as CborValue[], i, spec);
   return e;
 }
@@ -317,11 +312,6 @@ function checkTuples(b: CborValue, n: number, spec: number[]): number {
 /** An array of min..max integers checked against spec (see uints()), else E_SHAPE. */
 function fields(b: CborValue, min: number, max: number, spec: number[]): number {
   return isArray(b, min, max) ? uints(b as CborValue[], 0, spec) : E_SHAPE;
-}
-
-/** A NACK either way: [refSeq, refType, reason]. */
-function checkNack(b: CborValue): number {
-  return fields(b, 3, 3, [CBOR_MAX_INT, 0, CBOR_MAX_INT, 31, 0, 31, 255, 1, 255]);
 }
 
 /**
@@ -346,7 +336,8 @@ export function validateDown(type: number, b: CborValue, lim: Limits): number {
   if (type === STORED) return fields(b, 1, 1, [MAX_U32, 0, MAX_U32]);
   if (type === RESTORE) return checkRestore(f, lim);
   if (type === CONFIG) return checkConfig(b);
-  return type === NACK_DOWN ? checkNack(b) : E_TYPE;
+  // A NACK (either way: NACK_UP has the same body): [refSeq, refType, reason].
+  return type === NACK_DOWN ? fields(b, 3, 3, [CBOR_MAX_INT, 0, CBOR_MAX_INT, 31, 0, 31, 255, 1, 255]) : E_TYPE;
 }
 
 /**
@@ -360,7 +351,7 @@ export function validateBody(type: number, b: CborValue, lim: Limits): number {
   // Requests: 1..MAX_ITEMS items; acks: flat triples [client, packets, wh].
   if (type === REQUEST || type === ACK) {
     const n = type === ACK ? 3 : 1;
-    e = isList(b, n) ? 0 : E_SHAPE;
+    e = checkTuples(b, n, []);
     for (let i = 0; !e && i < f.length; i += n) {
       const max = n > 1 ? clientMax(f[i], lim) : 0;
       e = n < 3 ? checkRequest(f[i], lim) : uints(f, i + 1, [MAX_U16, 0, MAX_U16, MAX_U16, 0, MAX_U16]) || (max < 0 ? -max : (f[i + 1] as number) > max ? E_POWER : 0);
@@ -375,15 +366,15 @@ export function validateBody(type: number, b: CborValue, lim: Limits): number {
   if (type === TELEMETRY) {
     // The router's connectivity state may come last: [state 0-3, why, seconds in it] (firmware/connectivity.ts).
     const n = isArray(b, 2, 10) && isArray(f[f.length - 1], 3, 3) ? f.length - 1 : 0;
-    if (n) return isUint(f[0], MAX_U32) && !allUints(f.slice(0, n), 1, CBOR_MAX_INT) ? uints(f[n] as CborValue[], 0, [MAX_U16, 0, 3, MAX_U16, 0, 15, MAX_U32, 0, MAX_U32]) : E_SHAPE;
-    return isArray(b, 1, 9) && isUint(f[0], MAX_U32) ? allUints(f, 1, CBOR_MAX_INT) : E_SHAPE;
+    if (n) return isUint(f[0], MAX_U32) && !allUints(f.slice(0, n), 1) ? uints(f[n] as CborValue[], 0, [MAX_U16, 0, 3, MAX_U16, 0, 15, MAX_U32, 0, MAX_U32]) : E_SHAPE;
+    return isArray(b, 1, 9) && isUint(f[0], MAX_U32) ? allUints(f, 1) : E_SHAPE;
   }
   if (type === HELLO) return isArray(b, 4, 4) && isAscii(f[0], 1, 32) ? uints(f, 1, [MAX_U32, 0, MAX_U32, MAX_U16, 0, MAX_U16, MAX_U16, 64, MAX_U16]) : E_SHAPE;
   if (type === PAIRING) return isArray(b, 2, 7) ? checkPairing(f) : E_SHAPE;
   if (type === BACKUP) return isArray(b, 3, 3) && isUint(f[0], MAX_U32) && isUint(f[1], MAX_U32) ? checkTotals(f[2]) : E_SHAPE;
   if (type === LOCAL_REPORT) {
     // Flat [reqId, client, outcome, packets] tuples; a client the receiver knows (as in an ACK).
-    if (!isList(b, 4)) return E_SHAPE;
+    if (checkTuples(b, 4, [])) return E_SHAPE;
     let r = 0;
     for (let i = 0; i < f.length; i += 4) {
       e = uints(f, i, [MAX_U16, 1, MAX_U16, MAX_U16, 0, MAX_U16, MAX_U16, LR_ADMITTED, LR_RUNNING, MAX_U32, 0, MAX_U32]);
@@ -393,6 +384,6 @@ export function validateBody(type: number, b: CborValue, lim: Limits): number {
     }
     return r;
   }
-  // NACK_UP, the last up type.
-  return checkNack(b);
+  // NACK_UP, the last up type: the body of a NACK_DOWN.
+  return validateDown(NACK_DOWN, b, lim);
 }

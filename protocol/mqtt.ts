@@ -104,19 +104,20 @@ function lstr(s: string): string {
 
 /**
  * A frame: its first byte, the Remaining Length in 7-bit groups, least
- * significant first [2.2.3], then the body: head's char codes and then the
- * bytes of tail, if any. Empty when the body is longer than MQTT_MAX_REMAINING.
+ * significant first, the top bit set on all but the last [2.2.3], then the
+ * body: head's char codes and then the bytes of tail, if any. Empty when
+ * the body is longer than MQTT_MAX_REMAINING.
  */
 function frame(first: number, head: string, tail?: Uint8Array): Uint8Array {
-  const n = head.length + (tail ? tail.length : 0);
-  let i = 2;
-  for (let v = n; v > 127; v >>>= 7) i++;
-  if (n > MQTT_MAX_REMAINING) return none();
-  const b = new Uint8Array(i + n);
-  b[0] = first;
-  for (let k = 1, v = n; k < i; k++, v >>>= 7) b[k] = (v & 127) | (k < i - 1 ? 128 : 0);
-  for (let k = 0; k < head.length; k++) b[i++] = head.charCodeAt(k);
-  if (tail) b.set(tail, i);
+  const t = tail || none();
+  let v = head.length + t.length, s = String.fromCharCode(first);
+  if (v > MQTT_MAX_REMAINING) return none();
+  do s += String.fromCharCode(v > 127 ? (v & 127) | 128 : v);
+  while ((v >>>= 7));
+  s += head;
+  const b = new Uint8Array(s.length + t.length);
+  for (let k = 0; k < s.length; k++) b[k] = s.charCodeAt(k);
+  b.set(t, s.length);
   return b;
 }
 
@@ -134,17 +135,14 @@ function frame(first: number, head: string, tail?: Uint8Array): Uint8Array {
 export function encodeConnect(clientId: string, keepAliveS: number, willTopic: string, willPayload: Uint8Array, user?: string, password?: string): Uint8Array {
   const u = user !== undefined;
   const w = password !== undefined;
-  // The will message, then the user name and the password: the frame's tail.
-  const s = (u ? lstr(user) : "") + (w ? lstr(password) : "");
-  const n = willPayload.length;
-  const tail = new Uint8Array(n + s.length);
-  tail.set(willPayload);
-  for (let k = 0; k < s.length; k++) tail[n + k] = s.charCodeAt(k);
+  // The will message as a byte string (char codes 0..255), like the password.
+  let will = "";
+  for (let k = 0; k < willPayload.length; k++) will += String.fromCharCode(willPayload[k]);
   // Absent credentials are checked as empty strings; a password needs a user name.
-  return strLen(clientId, 0) < 1 || outside(keepAliveS, 65535) || strLen(willTopic, 1) < 0 || n > 65535 || strLen(user || "", 0) < 0 || strLen(password || "", 0) < 0 || (w && !u)
+  return strLen(clientId, 0) < 1 || outside(keepAliveS, 65535) || strLen(willTopic, 1) < 0 || will.length > 65535 || strLen(user || "", 0) < 0 || strLen(password || "", 0) < 0 || (w && !u)
     ? none()
     : // Flags: user name 0x80, password 0x40, will retain 0x20, will QoS 1 0x08, will 0x04.
-      frame(0x10, "\0\x04MQTT\x04" + String.fromCharCode(u ? (w ? 0xec : 0xac) : 0x2c) + u16(keepAliveS) + lstr(clientId) + lstr(willTopic) + u16(n), tail);
+      frame(0x10, "\0\x04MQTT\x04" + String.fromCharCode(u ? (w ? 0xec : 0xac) : 0x2c) + u16(keepAliveS) + lstr(clientId) + lstr(willTopic) + lstr(will) + (u ? lstr(user) : "") + (w ? lstr(password) : ""));
 }
 
 /**
@@ -199,7 +197,8 @@ export function encodeDisconnect(): Uint8Array {
 function frameLen(b: Uint8Array, s: number, e: number, max: number): number {
   const x = b[s], t = x >> 4, q = (x >> 1) & 3;
   // PUBREC, PUBREL, PUBCOMP, UNSUBACK: unsupported; CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ, DISCONNECT, 0 and 15: bad types.
-  const bad = t === MQTT_PUBLISH ? (q === 3 ? MQTT_E_BAD_FLAGS : q === 2 ? MQTT_E_UNSUPPORTED : 0) : +"3300066630363033"[t] || (x & 15 ? MQTT_E_BAD_FLAGS : 0);
+  // PUBLISH by its QoS: 2 unsupported, 3 bad flags.
+  const bad = +"3300066630363033"[t] || (t === MQTT_PUBLISH ? +"0064"[q] : x & 15 ? MQTT_E_BAD_FLAGS : 0);
   let v = 0, m = 1;
   if (bad) return -bad;
   for (let i = s + 1; i < s + 5; i++) {
@@ -218,25 +217,21 @@ function frameLen(b: Uint8Array, s: number, e: number, max: number): number {
   return -MQTT_E_BAD_LENGTH;
 }
 
-/** Reads a Two Byte Integer [1.5.2]. */
-function r16(b: Uint8Array, i: number): number {
-  return (b[i] << 8) | b[i + 1];
-}
-
 /** The packet in b[s..e), a whole frame whose first byte and length frameLen accepted; or a reason. */
 function decode(b: Uint8Array, s: number, e: number): MqttPacket | number {
   const x = b[s], t = x >> 4, q = (x >> 1) & 3;
   let i = s + 1;
   while (b[i++] & 128);
   // Used only where frameLen has vouched for the bytes (PUBLISH: just below).
-  const id = r16(b, i), a = b[i], c = b[i + 1];
+  // id: a Two Byte Integer [1.5.2].
+  const a = b[i], c = b[i + 1], id = (a << 8) | c;
   if (t === MQTT_PUBLISH) {
     // id: the topic's length here.
     const p = i + 2 + id + (q ? 2 : 0);
     let topic = "";
     if (e - i < 2 || p > e) return MQTT_E_BAD_LENGTH;
     for (let k = i + 2; k < i + 2 + id; k++) topic += String.fromCharCode(b[k]);
-    const pid = q ? r16(b, p - 2) : 0;
+    const pid = q ? (b[p - 2] << 8) | b[p - 1] : 0;
     if (strLen(topic, 1) < 0 || (q && !pid)) return MQTT_E_MALFORMED;
     return { t: MQTT_PUBLISH, id: pid, q: q, d: !!(x & 8), r: !!(x & 1), topic: topic, payload: b.subarray(p, e) };
   }
