@@ -51,6 +51,7 @@ async function deviceMemory(bundle: BuildResult): Promise<void> {
     line("device", boot, String(bootTwiceOnEspruino(bin, bundle)[1].usage), "-");
     const l = await loadedOnEspruino(bin, bundle);
     line("device", loaded + ` (packets planned in ${l.plannedSlots} of the next 144 slots)`, String(l.usage), bar, l.usage <= 4000);
+    line("device", "the same, then as local server (R.local(true): the local scheduler's arrays and its own plan)", String(l.localUsage), bar, l.localUsage <= 4000);
   } catch (e) {
     line("device", loaded, "run failed", bar, false);
     console.error((e as Error).message);

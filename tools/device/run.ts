@@ -102,6 +102,10 @@ export interface LoadedBoot {
   lines: string[];
   /** JsVars in use with 16 clients, the plan filled by the server and 32 open requests. */
   usage: number;
+  /** JsVars in use after R.local(true): the same requests planned by the router's local scheduler. */
+  localUsage: number;
+  /** Open requests by state after the local plan. */
+  localStates: { [state: string]: number };
   /** Open requests by state, as R.requests() listed them. */
   states: { [state: string]: number };
   /** Slots of the next 144 with a packet planned for some client, at the server. */
@@ -133,6 +137,24 @@ const LOADED_PROBE = [
   "  var s = R.status();",
   "  print('--- loaded ' + JSON.stringify({sent: sent, states: st, requests: s.requests, link: s.link}));",
   "  print('--- memory ' + JSON.stringify(process.memory()));",
+  // Then the same household with the router as its own server: the local scheduler's arrays are made and the plan is its own.
+  "  R.local(true);",
+  "  setTimeout(local, 4000);",
+  "}",
+  "function local() {",
+  "  var s = R.status(), st = {}, l = R.requests();",
+  "  for (var i = 0; i < l.length; i++) st[l[i].state] = (st[l[i].state] || 0) + 1;",
+  "  print('--- local ' + JSON.stringify({conn: s.conn, states: st}));",
+  "  print('--- localmem ' + JSON.stringify(process.memory()));",
+  // Back to the cloud: the next heartbeat ends the local period, and the router reports what it decided (LOCAL_REPORT, when it decided anything) and resubmits.
+  "  R.local(false);",
+  "  waited = 0;",
+  "  setTimeout(back, 1000);",
+  "}",
+  "function back() {",
+  "  var s = R.status();",
+  "  if (s.conn !== 'online' && ++waited < 90) return setTimeout(back, 1000);",
+  "  print('--- back ' + JSON.stringify({conn: s.conn, after: waited}));",
   "  quit();",
   "}",
   "setTimeout(go, 500);",
@@ -161,6 +183,8 @@ export async function loadedOnEspruino(bin: string, result: BuildResult): Promis
   config.meters = config.meters.filter((m: { role: string }) => m.role !== "sub");
   config.fuseLimitW = 40000;
   config.broker = { host: "127.0.0.1", port: broker.port, keepAliveS: 60 };
+  // Heartbeats every 10 s, so that the return from the local period (on the next heartbeat) comes soon.
+  config.heartbeatS = 10;
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   let ticks: ReturnType<typeof setInterval> | undefined;
   try {
@@ -176,11 +200,19 @@ export async function loadedOnEspruino(bin: string, result: BuildResult): Promis
     const srv = server;
     ticks = setInterval(() => srv.tick(), 500);
     flashInterpreter(bin, dir, result.file, LOADED_PROBE, config);
-    const out = await runAsync(bin, dir, ["-e", ""], 90);
+    const out = await runAsync(bin, dir, ["-e", ""], 180);
     const lines = printedLines(out);
     const loaded = jsonAfter(lines, "--- loaded ");
     const memory = jsonAfter(lines, "--- memory ");
-    if (!loaded || !memory) throw new Error(`the loaded run did not finish\n${lines.join("\n")}`);
+    const local = jsonAfter(lines, "--- local ");
+    const localMemory = jsonAfter(lines, "--- localmem ");
+    if (!loaded || !memory || !local || !localMemory) throw new Error(`the loaded run did not finish\n${lines.join("\n")}`);
+    if (local.conn !== "local") throw new Error(`after R.local(true) the router was not local\n${lines.join("\n")}`);
+    const back = jsonAfter(lines, "--- back ");
+    if (back?.conn !== "online") throw new Error(`after R.local(false) the router did not come back online\n${lines.join("\n")}`);
+    // Back from its local period the router sends every open request again (reconcile), asking for what it still needs.
+    const received = server.stats().requestsReceived;
+    if (received < 2 * Number(loaded.sent)) throw new Error(`back online, the router did not resubmit its open requests (the server received ${received} requests in all)\n${lines.join("\n")}`);
     if (/Uncaught|OUT OF MEMORY|ASSERT/.test(out)) throw new Error(`the loaded run reported an error\n${lines.join("\n")}`);
     // Every request is for a paired client inside the horizon, and the supply covers them all.
     const rejected = Array.from(server.stats().requestsRejected).reduce((a, b) => a + b, 0);
@@ -188,7 +220,7 @@ export async function loadedOnEspruino(bin: string, result: BuildResult): Promis
     const now = server.slotNow();
     const planned = new Array<number>(144).fill(0);
     for (let c = 1; c <= LOADED_CLIENTS; c++) server.planOf(config.gridId, config.routerId, c, now, 144).forEach((n, k) => (planned[k] += n));
-    return { lines, usage: Number(memory.usage), states: loaded.states as { [s: string]: number }, plannedSlots: planned.filter((n) => n > 0).length, acceptedAtServer: server.stats().requestsAccepted };
+    return { lines, usage: Number(memory.usage), localUsage: Number(localMemory.usage), localStates: local.states as { [s: string]: number }, states: loaded.states as { [s: string]: number }, plannedSlots: planned.filter((n) => n > 0).length, acceptedAtServer: server.stats().requestsAccepted };
   } finally {
     clearInterval(ticks);
     await server?.close();
@@ -338,7 +370,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     console.log(`realloc ok: a full local reallocation (16 clients x 144 slots, 32 requests) on Espruino 2v29 decided as on Node (${r.compared} lines); ${r.cpuMs.toFixed(0)} ms of CPU each (wall clock ${median(r.times).toFixed(0)} ms, median of ${r.times.length}); ${r.usage} JsVars in use by the scheduler and its table`);
     const l = await loadedOnEspruino(bin, result);
     console.log(`--- loaded\n${l.lines.join("\n")}`);
-    console.log(`loaded ok: ${l.usage} JsVars in use with ${LOADED_CLIENTS} clients and ${LOADED_REQUESTS} requests over a real broker (${JSON.stringify(l.states)}; server: ${l.acceptedAtServer} accepted, packets planned in ${l.plannedSlots} of the next 144 slots)`);
+    console.log(`loaded ok: ${l.usage} JsVars in use with ${LOADED_CLIENTS} clients and ${LOADED_REQUESTS} requests over a real broker (${JSON.stringify(l.states)}; server: ${l.acceptedAtServer} accepted, packets planned in ${l.plannedSlots} of the next 144 slots); ${l.localUsage} as local server after R.local(true) (${JSON.stringify(l.localStates)})`);
     console.log(`protocol ok: ${p.compared} results on Espruino 2v29 equal Node's (RFC 4231 HMAC on the native SHA-256, every example frame and its MQTT PUBLISH parsed back from 7-byte chunks, RFC 8949 appendix A)`);
     // npm run flash's own steps, over the interpreter's telnet console with the espruino CLI.
     const { flashOnEspruino } = await import("../flash/device-check");
