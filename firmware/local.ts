@@ -47,7 +47,11 @@
 // Work per call: O(requests x slots) (a profile: x its length); no object
 // is made per call, every array once (the first availability()). On the
 // 2v29 interpreter a full reallocation of 32 requests of 16 clients over
-// 144 slots took about 160-190 ms of CPU on a (shared) desktop core.
+// 144 slots takes about 290 ms of CPU on a desktop core (npm run
+// test:device measures it). The interpreter runs source text: a hot loop
+// pays for every token and for finding each name, so the loops live in
+// small methods whose arrays are parameters, and a phase that cannot add
+// anything is skipped.
 
 import { KIND_ENERGY, KIND_PROFILE, KIND_THERMAL, REJ_CAPACITY, REJ_DEADLINE } from "../protocol/messages";
 import { F_CLIENT, F_DONE, F_EARLIEST, F_EMERGENCY, F_END, F_KIND, F_PACKETS, F_PER_SLOT, F_REJECTS, F_STATE, F_WINDOW, MAX_REQUESTS, RQ_PENDING, RQ_RUNNING, type RequestTable } from "./requests";
@@ -86,7 +90,7 @@ export class LocalScheduler {
   declare counts: Uint8Array;
   /** Per request row: 0 admitted (or served in full), else REJ_CAPACITY / REJ_DEADLINE (a request already admitted: could not be served in full). */
   declare reason: Uint8Array;
-  /** Per request row rejected (or admitted before and not served in full: for what it lacks): the earliest slot it would be done by, were its end (F_END) moved there, on what this call left free; 0 when none in the horizon. */
+  /** Per pending request row rejected: the earliest slot it would be done by, were its end (F_END) moved there, on what this call left free; 0 when none in the horizon (and for every other row). */
   declare hint: Uint32Array;
   /** Per request row: packets planned for it (a thermal band: over all its windows). */
   declare placed: Uint16Array;
@@ -177,8 +181,10 @@ export class LocalScheduler {
   clearSky(s: number): number {
     // Unix s of the slot's middle; days since 1970-01-01 plus 10 are 0 at the winter solstice (modulo a year).
     const t = (s + 0.5) * this.slotS;
-    const halfH = 6 - 2 * Math.cos((2 * Math.PI * (t / 86400 + 10)) / 365.25);
-    const x = ((t % 86400) / 3600 - this.noonH) / halfH;
+    const h = (t % 86400) / 3600 - this.noonH;
+    // Never sun more than 8 h from noon: the night costs no cosine.
+    if (h <= -8 || h >= 8) return 0;
+    const x = h / (6 - 2 * Math.cos((2 * Math.PI * (t / 86400 + 10)) / 365.25));
     return x > -1 && x < 1 ? Math.cos((x * Math.PI) / 2) : 0;
   }
 
@@ -336,10 +342,10 @@ export class LocalScheduler {
       }
     }
     // Retry hints, on what is left: the earliest end by which a rejected
-    // request (an admitted one short: what it lacks) would be served (its
-    // packets as early as they fit, a program at its first start that fits).
+    // newcomer would be served (its packets as early as they fit, a program
+    // at its first start that fits).
     this.quick = true;
-    for (let i = 0; i < MAX_REQUESTS; i++) if (reason[i] && !this.place(rq, i, 8, this.n)) this.hint[i] = first + this.top;
+    for (let i = 0; i < MAX_REQUESTS; i++) if (reason[i] && rq.get(i, F_STATE) === RQ_PENDING && !this.place(rq, i, 8, this.n)) this.hint[i] = first + this.top;
     this.quick = false;
     return admitted;
   }
@@ -389,17 +395,11 @@ export class LocalScheduler {
     // The plan's slots for the client, relative ([a, b): Plan.at's test).
     const a = pl && !quick ? pl.from[c - 1] - first : 0;
     const b = pl && !quick ? Math.min(pl.to[c - 1], pl.lease[c - 1]) - first : 0;
-    for (let s = lo; s < hi; s++) {
-      pref[s] = s >= a && s < b ? (pl as Plan).counts[r + ((first + s) % HORIZON)] : 0;
-      const on = counts[r + s];
-      const u = used[s];
-      const fit = ((cap[s] * lim8) >> 3) - u;
-      // An interruptible request's packets per slot are at most its client's (agent.request checks).
-      const y = (per || mx) - on;
-      const x = fit < y ? fit : y;
-      // Never below 0: a program's slot of 0 packets fits anywhere.
-      room[s] = x > 0 && (on || w <= fuse[s]) ? x : 0;
-    }
+    pref.fill(0, lo, hi);
+    for (let s = Math.max(lo, a); s < hi && s < b; s++) pref[s] = (pl as Plan).counts[r + ((first + s) % HORIZON)];
+    // An interruptible request's packets per slot are at most its client's
+    // (agent.request checks): room is never above per.
+    this.roomOf(counts.subarray(r, r + HORIZON), cap, used, fuse, room, lo, hi, lim8, per || mx, w);
     if (kind === KIND_ENERGY) {
       // Only what the slots inside the horizon can hold is asked of them.
       left = Math.max(0, all - rq.get(i, F_DONE) - per * Math.max(0, end - hi) - this.placed[i]);
@@ -426,23 +426,41 @@ export class LocalScheduler {
       for (let k = done; k < len && k - done < this.n; k++) tmp[(this.top = k - done + 1) - 1] = p[k];
       return 0;
     }
-    // The start that needs the least import, earliest on a tie; before
-    // any, where the plan in force has the program (at least its packets
-    // in each of its slots): kept while it still fits. A start that needs
-    // no import is the best there is when the client has no planned slot
-    // (for a hint: any start that fits).
+    this.tight = hi - lo < len;
+    const best = this.startOf(p, len, lo, hi, a < b, quick, room, green, used, pref);
+    if (best < 0) return all;
+    for (let k = 0; k < len; k++) tmp[best + k] = p[k];
+    this.top = best + len;
+    return 0;
+  }
+
+  /**
+   * The start of program p (len slots) in [lo, hi) that needs the least
+   * import, earliest on a tie; before any, where the plan in force has it
+   * (planned: the client has planned slots; at least its packets in each of
+   * them): kept while it still fits. A start that needs no import is the
+   * best there is when the client has no planned slot (quick, for a hint:
+   * any start that fits). -1: none fits. (A method of its own: on the
+   * interpreter a loop reads its parameters faster than the locals of a
+   * large function.)
+   */
+  private startOf(p: Uint8Array, len: number, lo: number, hi: number, planned: boolean, quick: boolean, room: Int16Array, green: Int32Array, used: Int16Array, pref: Uint8Array): number {
     let best = -1;
     let bestCost = 1e9;
-    this.tight = hi - lo < len;
-    for (let t = lo; t + len <= hi && bestCost > (a < b ? -1 : 0); t++) {
+    for (let t = lo; t + len <= hi && bestCost > (planned ? -1 : 0); t++) {
       let cost = 0;
       let own = 1;
-      for (let k = 0; k < len && cost < 1e9; k++) {
+      // A start whose cost so far is already the best's cannot win (ties go
+      // to the earlier), unless it may yet be the plan's own.
+      for (let k = 0; k < len && (cost < bestCost || (own && cost < 1e9)); k++) {
         const v = p[k];
-        const g = green[t + k] - used[t + k];
-        if (v > room[t + k]) cost = 1e9;
-        else if (v > g && !quick) cost += g > 0 ? v - g : v;
-        if (pref[t + k] < v) own = 0;
+        const q = t + k;
+        if (v > room[q]) cost = 1e9;
+        else if (!quick) {
+          const g = green[q] - used[q];
+          if (v > g) cost += g > 0 ? v - g : v;
+        }
+        if (pref[q] < v) own = 0;
       }
       if (own && cost < 1e9) cost = -1;
       if (cost < bestCost) {
@@ -450,10 +468,24 @@ export class LocalScheduler {
         best = t;
       }
     }
-    if (best < 0) return all;
-    for (let k = 0; k < len; k++) tmp[best + k] = p[k];
-    this.top = best + len;
-    return 0;
+    return best;
+  }
+
+  /**
+   * room[s] for s in [lo, hi): what a client (its row own, rated w W, at
+   * most pm packets a slot) may still get, up to lim8 / 8 of cap less used,
+   * none where switching it on would pass the fuse. (A method of its own:
+   * on the interpreter a loop reads its parameters faster than the locals
+   * of a large function.)
+   */
+  private roomOf(own: Uint8Array, cap: Int32Array, used: Int16Array, fuse: Int32Array, room: Int16Array, lo: number, hi: number, lim8: number, pm: number, w: number): void {
+    for (let s = lo; s < hi; s++) {
+      const on = own[s];
+      let x = ((cap[s] * lim8) >> 3) - used[s];
+      if (x > pm - on) x = pm - on;
+      // Never below 0: a program's slot of 0 packets fits anywhere.
+      room[s] = x > 0 && (on || w <= fuse[s]) ? x : 0;
+    }
   }
 
   /** Fills tmp in slots [lo, hi) with up to need packets, per at most in a slot: the plan's slots first, then green capacity (unless quick: neither), then the rest, earliest first. Gives what is still needed. */
@@ -474,14 +506,14 @@ export class LocalScheduler {
     for (let ph = this.quick ? 3 : this.plan ? 0 : 1, last = this.keep ? 1 : 4; ph < last; ph++) {
       let down = !ph;
       for (let k = lo; k < hi && need > 0; k++) {
-        let g = room[k];
-        if (per < g) g = per;
-        g -= tmp[k];
+        let g = room[k] - tmp[k];
         if (g <= 0) continue;
-        const f = ph ? green[k] - used[k] - tmp[k] : pref[k] - tmp[k];
-        if (ph < 2 && f < g) {
-          g = f;
-          down = true;
+        if (ph < 2) {
+          const f = (ph ? green[k] - used[k] : pref[k]) - tmp[k];
+          if (f < g) {
+            g = f;
+            down = true;
+          }
         }
         if (ph && ph < 3 && g < per && g < need) {
           g = 0;
