@@ -237,6 +237,13 @@ export class Agent {
   readonly requests: RequestTable;
   /** The same table, by a name the build shortens. */
   private readonly rq: RequestTable;
+  /**
+   * Per request row the local server refused: the slot by which it could
+   * be done, were its end moved there (LocalScheduler.hint; 0: not in the
+   * horizon). R.requests() shows it as doneBy. Not journaled: the next
+   * refusal tells it again.
+   */
+  readonly hintAt = new Uint32Array(MAX_REQUESTS);
   readonly plan: Plan;
   /** Set by wire(). */
   link!: Link;
@@ -795,6 +802,7 @@ export class Agent {
   /** The server's verdict on a request (or the local server's): rejected, to retry after retryS, or accepted. */
   private decide(row: number, reject: boolean, retryS: number): void {
     const rq = this.rq;
+    this.hintAt[row] = 0;
     if (reject) {
       this.counters.rejected++;
       rq.set(row, F_REJECTS, rq.get(row, F_REJECTS) + 1);
@@ -869,6 +877,7 @@ export class Agent {
       const no = L.reason[i] > 0;
       this.logLocal(i, no ? M.LR_REFUSED : M.LR_ADMITTED);
       this.decide(i, no, 3 * this.slotS);
+      this.hintAt[i] = no ? L.hint[i] : 0;
     }
     // The plan itself is not journaled (it is made again from the requests,
     // which are): a long outage would fill flash that cannot be compacted

@@ -275,12 +275,18 @@ export class Router {
   }
 
   /** R.requests(): the open requests and their states. */
-  listRequests(): { id: number; client: number; state: string; earliest: number; end: number; done: number }[] {
-    const out: { id: number; client: number; state: string; earliest: number; end: number; done: number }[] = [];
-    const rq = this.agent && this.agent.requests;
+  /**
+   * The open requests; doneBy: for one the local server refused, the slot
+   * by which it could be done were its end moved there (0: not within the
+   * horizon, or not refused at home).
+   */
+  listRequests(): { id: number; client: number; state: string; earliest: number; end: number; done: number; doneBy: number }[] {
+    const out: { id: number; client: number; state: string; earliest: number; end: number; done: number; doneBy: number }[] = [];
+    const a = this.agent;
+    const rq = a && a.requests;
     for (let i = 0; rq && i < MAX_REQUESTS; i++) {
       const st = rq.get(i, F_STATE);
-      if (st) out.push({ id: rq.get(i, F_ID), client: rq.get(i, F_CLIENT), state: RQ_STATE_NAMES[st], earliest: rq.get(i, F_EARLIEST), end: rq.get(i, F_END), done: rq.get(i, F_DONE) });
+      if (st) out.push({ id: rq.get(i, F_ID), client: rq.get(i, F_CLIENT), state: RQ_STATE_NAMES[st], earliest: rq.get(i, F_EARLIEST), end: rq.get(i, F_END), done: rq.get(i, F_DONE), doneBy: (a as Agent).hintAt[i] });
     }
     return out;
   }

@@ -180,7 +180,7 @@ describe("a simulated day of the device bundle against the embedded broker and t
     expect(listed.length).toBeGreaterThan(0);
     expect(listed.map((r) => r.id)).toContain(w.userRequests[w.userRequests.length - 1].id);
     for (const r of listed) {
-      expect(Object.keys(r).sort()).toEqual(["client", "done", "earliest", "end", "id", "state"]);
+      expect(Object.keys(r).sort()).toEqual(["client", "done", "doneBy", "earliest", "end", "id", "state"]);
       expect(RQ_STATE_NAMES).toContain(r.state);
     }
   });

@@ -91,7 +91,7 @@ class Rig {
     this.board.clock.worldClock().setInterval(() => this.serverUp && this.send(M.HEARTBEAT, [config.slotMin, config.packetWh], 0), HB_MS);
   }
 
-  get R(): { status(): RouterStatus; local(on: boolean): string; request(spec: object): { ok: boolean; id: number; error: string }; requests(): { id: number; client: number; state: string; end: number }[] } {
+  get R(): { status(): RouterStatus; local(on: boolean): string; request(spec: object): { ok: boolean; id: number; error: string }; requests(): ReturnType<Router["listRequests"]> } {
     return this.board.globals.R as never;
   }
 
@@ -461,6 +461,28 @@ describe("connectivity in the router", () => {
     expect(r.ofType(M.HELLO).length).toBe(hellos + 1);
     r.schedule(EV, 0, [1], 1);
     expect(r.after(1000)).toBe("online");
+  });
+
+  it("a request the local server refuses says by when it could be done (R.requests() doneBy); one it takes says nothing", () => {
+    // 3 kW of import and nothing else: 50 packets a slot.
+    const r = new Rig({ importW: 3000 });
+    r.goOnline();
+    expect(r.R.local(true)).toBe("local");
+    // The dishwasher takes 30 of every slot for 30 minutes; the washer (30 a slot) then fits in none of its first 3 slots, but right after.
+    // (Requests are decided in batches, AGGREGATE_MS after the first.)
+    const dish = r.R.request({ client: "dishwasher", startMin: 0, endMin: 60, profileWh: [300, 300, 300] });
+    r.run(6000);
+    const washer = r.R.request({ client: "washer", startMin: 0, endMin: 30, profileWh: [300, 300] });
+    r.run(6000);
+    expect([dish.error, washer.error]).toEqual(["", ""]);
+    const byId = (id: number) => r.R.requests().find((q) => q.id === id)!;
+    const refused = byId(washer.id);
+    expect(refused.state).toBe("rejected");
+    // Done 5 slots after its first: past its end, after the dishwasher's 3.
+    expect(refused.doneBy).toBe(refused.earliest + 5);
+    expect(refused.doneBy).toBeGreaterThan(refused.end);
+    expect(byId(dish.id).state).not.toBe("rejected");
+    expect(byId(dish.id).doneBy).toBe(0);
   });
 
   it("boots local with the config's localOnly, and stays local while the server is there", () => {
