@@ -237,13 +237,6 @@ export class Agent {
   readonly requests: RequestTable;
   /** The same table, by a name the build shortens. */
   private readonly rq: RequestTable;
-  /**
-   * Per request row the local server refused: the slot by which it could
-   * be done, were its end moved there (LocalScheduler.hint; 0: not in the
-   * horizon). R.requests() shows it as doneBy. Not journaled: the next
-   * refusal tells it again.
-   */
-  readonly hintAt = new Uint32Array(MAX_REQUESTS);
   readonly plan: Plan;
   /** Set by wire(). */
   link!: Link;
@@ -325,7 +318,8 @@ export class Agent {
   /** Clients whose pairing report the link has taken this boot: the server must know a client before its requests. */
   private paired = 0;
   /** The local server (firmware/local.ts): its forecasts learn from every slot the router meters. */
-  private readonly ls: LocalScheduler;
+  /** The local server. Its hint (per request row it refused: the slot by which it could be done, were its end moved there) is what R.requests() shows as doneBy; any other decision clears it. */
+  readonly ls: LocalScheduler;
   /** Its decisions to report when the cloud is back: [id, client, outcome (M.LR_*), packets, ...]. */
   private lr: number[] = [];
   /** The slot of the last local plan (undefined: none); whether one ran since the last reconciliation; the link's id of the report in flight. */
@@ -802,7 +796,8 @@ export class Agent {
   /** The server's verdict on a request (or the local server's): rejected, to retry after retryS, or accepted. */
   private decide(row: number, reject: boolean, retryS: number): void {
     const rq = this.rq;
-    this.hintAt[row] = 0;
+    const h = this.ls.hint;
+    if (h) h[row] = 0;
     if (reject) {
       this.counters.rejected++;
       rq.set(row, F_REJECTS, rq.get(row, F_REJECTS) + 1);
@@ -876,8 +871,9 @@ export class Agent {
       if (rq.get(i, F_STATE) !== RQ_PENDING) continue;
       const no = L.reason[i] > 0;
       this.logLocal(i, no ? M.LR_REFUSED : M.LR_ADMITTED);
+      const h = L.hint[i];
       this.decide(i, no, 3 * this.slotS);
-      this.hintAt[i] = no ? L.hint[i] : 0;
+      L.hint[i] = h;
     }
     // The plan itself is not journaled (it is made again from the requests,
     // which are): a long outage would fill flash that cannot be compacted

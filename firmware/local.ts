@@ -90,7 +90,7 @@ export class LocalScheduler {
   declare counts: Uint8Array;
   /** Per request row: 0 admitted (or served in full), else REJ_CAPACITY / REJ_DEADLINE (a request already admitted: could not be served in full). */
   declare reason: Uint8Array;
-  /** Per pending request row rejected: the earliest slot it would be done by, were its end (F_END) moved there, on what this call left free; 0 when none in the horizon (and for every other row). */
+  /** Per pending request row rejected: the earliest slot it would be done by, were its end (F_END) moved there, on what this call left free; 0 when none in the horizon, or admitted. Set for the pending rows only: a row's last hint stays until the caller clears it. */
   declare hint: Uint32Array;
   /** Per request row: packets planned for it (a thermal band: over all its windows). */
   declare placed: Uint16Array;
@@ -273,7 +273,6 @@ export class LocalScheduler {
     this.used.fill(0);
     this.fuseLeft.fill(this.pw);
     reason.fill(0);
-    this.hint.fill(0);
     this.placed.fill(0);
     for (let i = 0; i < MAX_REQUESTS; i++) {
       const st = rq.get(i, F_STATE);
@@ -345,7 +344,7 @@ export class LocalScheduler {
     // newcomer would be served (its packets as early as they fit, a program
     // at its first start that fits).
     this.quick = true;
-    for (let i = 0; i < MAX_REQUESTS; i++) if (reason[i] && rq.get(i, F_STATE) === RQ_PENDING && !this.place(rq, i, 8, this.n)) this.hint[i] = first + this.top;
+    for (let i = 0; i < MAX_REQUESTS; i++) if (rq.get(i, F_STATE) === RQ_PENDING) this.hint[i] = reason[i] && !this.place(rq, i, 8, this.n) ? first + this.top : 0;
     this.quick = false;
     return admitted;
   }
@@ -364,8 +363,6 @@ export class LocalScheduler {
    */
   private place(rq: RequestTable, i: number, lim8: number, end: number): number {
     const tmp = this.tmp;
-    const room = this.room;
-    const used = this.used;
     const counts = this.counts;
     const c = rq.get(i, F_CLIENT);
     const r = (c - 1) * HORIZON;
@@ -383,12 +380,9 @@ export class LocalScheduler {
     this.tight = hi - lo < 1;
     // What each slot of the window can still give this client (its most
     // per slot, the capacity; none where switching it on would pass the
-    // fuse), and how much of that is green: worked out once, read often.
-    // (Hot loops read locals and typed arrays only: on the interpreter a
-    // property or a Math call costs several times a local.)
-    const fuse = this.fuseLeft;
-    const cap = this.cap;
-    const green = this.green;
+    // fuse): worked out once, read often. (Hot loops read locals and typed
+    // arrays only: on the interpreter a property or a Math call costs
+    // several times a local.)
     const pref = this.pref;
     const first = this.first;
     const pl = this.plan;
@@ -399,7 +393,7 @@ export class LocalScheduler {
     for (let s = Math.max(lo, a); s < hi && s < b; s++) pref[s] = (pl as Plan).counts[r + ((first + s) % HORIZON)];
     // An interruptible request's packets per slot are at most its client's
     // (agent.request checks): room is never above per.
-    this.roomOf(counts.subarray(r, r + HORIZON), cap, used, fuse, room, lo, hi, lim8, per || mx, w);
+    this.roomOf(r, hi, lim8, per || mx, w);
     if (kind === KIND_ENERGY) {
       // Only what the slots inside the horizon can hold is asked of them.
       left = Math.max(0, all - rq.get(i, F_DONE) - per * Math.max(0, end - hi) - this.placed[i]);
@@ -427,7 +421,7 @@ export class LocalScheduler {
       return 0;
     }
     this.tight = hi - lo < len;
-    const best = this.startOf(p, len, lo, hi, a < b, quick, room, green, used, pref);
+    const best = this.startOf(p, hi, a < b);
     if (best < 0) return all;
     for (let k = 0; k < len; k++) tmp[best + k] = p[k];
     this.top = best + len;
@@ -435,19 +429,23 @@ export class LocalScheduler {
   }
 
   /**
-   * The start of program p (len slots) in [lo, hi) that needs the least
+   * The start of program p in [lo, hi) that needs the least
    * import, earliest on a tie; before any, where the plan in force has it
    * (planned: the client has planned slots; at least its packets in each of
    * them): kept while it still fits. A start that needs no import is the
    * best there is when the client has no planned slot (quick, for a hint:
-   * any start that fits). -1: none fits. (A method of its own: on the
-   * interpreter a loop reads its parameters faster than the locals of a
-   * large function.)
+   * any start that fits). -1: none fits. (A method of its own, as roomOf.)
    */
-  private startOf(p: Uint8Array, len: number, lo: number, hi: number, planned: boolean, quick: boolean, room: Int16Array, green: Int32Array, used: Int16Array, pref: Uint8Array): number {
+  private startOf(p: Uint8Array, hi: number, planned: boolean): number {
+    const len = p.length;
+    const room = this.room;
+    const green = this.green;
+    const used = this.used;
+    const pref = this.pref;
+    const quick = this.quick;
     let best = -1;
     let bestCost = 1e9;
-    for (let t = lo; t + len <= hi && bestCost > (planned ? -1 : 0); t++) {
+    for (let t = this.lo; t + len <= hi && bestCost > (planned ? -1 : 0); t++) {
       let cost = 0;
       let own = 1;
       // A start whose cost so far is already the best's cannot win (ties go
@@ -472,14 +470,20 @@ export class LocalScheduler {
   }
 
   /**
-   * room[s] for s in [lo, hi): what a client (its row own, rated w W, at
-   * most pm packets a slot) may still get, up to lim8 / 8 of cap less used,
-   * none where switching it on would pass the fuse. (A method of its own:
-   * on the interpreter a loop reads its parameters faster than the locals
-   * of a large function.)
+   * room[s] for s in [lo, hi): what a client (its row in counts from r,
+   * rated w W, at most pm packets a slot) may still get, up to lim8 / 8 of
+   * cap less used, none where switching it on would pass the fuse. (A
+   * method of its own: on the interpreter a loop finds the names of a small
+   * scope faster than those of a large function. Few parameters: each
+   * costs JsVars for good.)
    */
-  private roomOf(own: Uint8Array, cap: Int32Array, used: Int16Array, fuse: Int32Array, room: Int16Array, lo: number, hi: number, lim8: number, pm: number, w: number): void {
-    for (let s = lo; s < hi; s++) {
+  private roomOf(r: number, hi: number, lim8: number, pm: number, w: number): void {
+    const own = this.counts.subarray(r, r + HORIZON);
+    const cap = this.cap;
+    const used = this.used;
+    const fuse = this.fuseLeft;
+    const room = this.room;
+    for (let s = this.lo; s < hi; s++) {
       const on = own[s];
       let x = ((cap[s] * lim8) >> 3) - used[s];
       if (x > pm - on) x = pm - on;

@@ -286,7 +286,7 @@ export class Router {
     const rq = a && a.requests;
     for (let i = 0; rq && i < MAX_REQUESTS; i++) {
       const st = rq.get(i, F_STATE);
-      if (st) out.push({ id: rq.get(i, F_ID), client: rq.get(i, F_CLIENT), state: RQ_STATE_NAMES[st], earliest: rq.get(i, F_EARLIEST), end: rq.get(i, F_END), done: rq.get(i, F_DONE), doneBy: (a as Agent).hintAt[i] });
+      if (st) out.push({ id: rq.get(i, F_ID), client: rq.get(i, F_CLIENT), state: RQ_STATE_NAMES[st], earliest: rq.get(i, F_EARLIEST), end: rq.get(i, F_END), done: rq.get(i, F_DONE), doneBy: (a as Agent).ls.hint ? (a as Agent).ls.hint[i] : 0 });
     }
     return out;
   }
