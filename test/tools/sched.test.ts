@@ -146,8 +146,8 @@ describe("controllers without a schedule", () => {
 
 describe("the optimum (HiGHS)", () => {
   it("shares scarce PV by weight: the top priority first", async () => {
-    // 200 Wh of PV, no grid; 150 Wh asked at weight 8, 100 Wh at weight 1: 8 * 150 + 1 * 50.
-    const c = makeCase({ slots: 2, pvWh: 100, gridWh: 0, jobs: [{ windows: [0, 2, 150] }, { client: 1, windows: [0, 2, 100] }] });
+    // 200 Wh of PV, no import allowed; 150 Wh asked at weight 8, 100 Wh at weight 1: 8 * 150 + 1 * 50.
+    const c = makeCase({ slots: 2, pvWh: 100, importWh: 0, jobs: [{ windows: [0, 2, 150] }, { client: 1, windows: [0, 2, 100] }] });
     const o = await optimum(c);
     expect(o.status).toBe("Optimal");
     expect(o.weightedWh).toBeCloseTo(8 * 150 + 50, 6);
@@ -161,16 +161,30 @@ describe("the optimum (HiGHS)", () => {
   });
 
   it("a program placed whole: the MIP where the relaxation may split it", async () => {
-    // PV 100 Wh in slots 1 and 2 only, no grid: the program [100, 100] fits only from slot 1.
-    const c = makeCase({ slots: 4, pvWh: [0, 100, 100, 0], gridWh: 0, jobs: [{ kind: "profile", end: 4, profileWh: [100, 100] }] });
+    // PV 100 Wh in slots 1 and 2 only, no import allowed: the program [100, 100] fits only from slot 1.
+    const c = makeCase({ slots: 4, pvWh: [0, 100, 100, 0], importWh: 0, jobs: [{ kind: "profile", end: 4, profileWh: [100, 100] }] });
     const mip = await optimum(c, { integer: true });
     expect(mip.status).toBe("Optimal");
     expect(mip.weightedWh).toBeCloseTo(8 * 200, 6);
     expect(Array.from(mip.outcome.servedWh[0]).map((x) => Math.round(x))).toEqual([0, 100, 100, 0]);
     // With 150 Wh of PV in all the MIP cannot run it; the relaxation runs half of it.
-    const short = makeCase({ slots: 4, pvWh: [0, 100, 50, 0], gridWh: 0, jobs: [{ kind: "profile", end: 4, profileWh: [100, 100] }] });
+    const short = makeCase({ slots: 4, pvWh: [0, 100, 50, 0], importWh: 0, jobs: [{ kind: "profile", end: 4, profileWh: [100, 100] }] });
     expect((await optimum(short, { integer: true })).weightedWh).toBeCloseTo(0, 6);
     expect((await optimum(short)).weightedWh).toBeCloseTo(8 * 100, 6);
+  });
+
+  it("keeps the router's power rule: the rated power of the clients on within the fuse, islanded within the battery's power", async () => {
+    // Two 600 W clients, 100 Wh each asked in one slot: on the grid (fuse 11 kW) both run.
+    const jobs = [{ windows: [0, 1, 100] }, { client: 1, windows: [0, 1, 100] }];
+    expect((await optimum(makeCase({ slots: 1, jobs }), { integer: true })).weightedWh).toBeCloseTo(8 * 100 + 1 * 100, 6);
+    // Islanded on a 1 kW battery inverter with energy to spare: only one may be on, the one of weight 8.
+    const islanded = makeCase({ slots: 1, gridWh: 0, battery: { ...BATTERY, maxDischargeW: 1000, socWh: 1000 }, jobs });
+    const o = await optimum(islanded, { integer: true });
+    expect(o.weightedWh).toBeCloseTo(8 * 100, 6);
+    expect(o.outcome.servedWh[1][0]).toBeCloseTo(0, 9);
+    // A program's client counts as on through its whole run, even in a slot it draws nothing in.
+    const run = makeCase({ slots: 2, gridWh: 0, battery: { ...BATTERY, maxDischargeW: 1000, socWh: 1000 }, jobs: [{ kind: "profile", end: 2, profileWh: [50, 0] }, { client: 1, windows: [1, 2, 100] }] });
+    expect((await optimum(run, { integer: true })).weightedWh).toBeCloseTo(8 * 50, 6);
   });
 
   it("imports no more than the allowance, and serves nothing outside a window", async () => {

@@ -10,7 +10,10 @@
 //   a program placed whole: start variables y (one start at most),
 //     its load in slot k the sum of y[s] * profile[k - s]
 //   the battery: soc[k+1] = soc[k] + eta * charge - discharge, between
-//     the reserve and the capacity, charge and discharge within their limits.
+//     the reserve and the capacity, charge and discharge within their limits
+//   the router's power rule: the rated power of the clients on never above
+//     the fuse, or islanded the battery's power (a client is on in a slot it
+//     draws in, a program through its whole run).
 // Unserved baseload costs far more than any appliance's weight (it is only
 // there so that a case where PV and the battery cannot carry the baseload
 // still solves); import and export cost a little, so that among the optima
@@ -91,6 +94,8 @@ export function lpModel(c: SchedCase, integer: boolean, houseBattery = false): {
   const binaries: string[] = [];
   /** Per slot: the terms of the loads in it. */
   const load: string[][] = Array.from({ length: n }, () => []);
+  /** Per client and slot: what must be off unless the client is on (Wh terms with their most, or a program's start covering the slot). */
+  const onTerms: [string, number][][][] = c.clients.map(() => Array.from({ length: n }, () => []));
   /** Per client and slot: the terms of its jobs (shared rating). */
   const byClient: string[][][] = c.clients.map(() => Array.from({ length: n }, () => []));
   const starts: number[][] = [];
@@ -116,6 +121,8 @@ export function lpModel(c: SchedCase, integer: boolean, houseBattery = false): {
             load[s + m].push(`${coef(wh)} ${y}`);
             byClient[j.client][s + m].push(`${coef(wh)} ${y}`);
           }
+          // A program's relay is closed through its whole run.
+          onTerms[j.client][s + m].push([y, 1]);
         });
       }
       if (ys.length) rows.push(`one_${i}: ${ys.join(" + ")} <= 1`);
@@ -131,6 +138,7 @@ export function lpModel(c: SchedCase, integer: boolean, houseBattery = false): {
         bounds.push(`0 <= ${x} <= ${coef(j.maxWhPerSlot)}`);
         load[k].push(x);
         byClient[j.client][k].push(x);
+        onTerms[j.client][k].push([x, j.maxWhPerSlot]);
       }
       if (xs.length) rows.push(`win_${i}_${k3 / 3}: ${xs.join(" + ")} <= ${coef(j.windows[k3 + 2])}`);
     }
@@ -179,6 +187,22 @@ export function lpModel(c: SchedCase, integer: boolean, houseBattery = false): {
     c.clients.forEach((cl, ci) => {
       if (byClient[ci][k].length > 1) rows.push(`rate_${ci}_${k}: ${byClient[ci][k].join(" + ")} <= ${coef((cl.ratedW * c.slotS) / 3600)}`);
     });
+    // The router's power rule: the rated power of the clients on in a slot
+    // never passes the fuse, or islanded the battery inverter's power (an
+    // overloaded island trips). A binary on_c_k per client that may be on,
+    // only where all of them could pass it.
+    const powerW = c.gridWh[k] > 0 ? c.fuseLimitW : b ? b.maxDischargeW : 0;
+    const may = c.clients.map((_, ci) => ci).filter((ci) => onTerms[ci][k].length > 0);
+    if (may.reduce((w, ci) => w + c.clients[ci].ratedW, 0) > powerW) {
+      for (const ci of may) {
+        const on = `on_${ci}_${k}`;
+        columns++;
+        bounds.push(`0 <= ${on} <= 1`);
+        if (integer) binaries.push(on);
+        onTerms[ci][k].forEach(([v, most], t) => rows.push(`onif_${ci}_${k}_${t}: ${v} - ${coef(most)} ${on} <= 0`));
+      }
+      rows.push(`power_${k}: ${may.map((ci) => `${coef(c.clients[ci].ratedW)} on_${ci}_${k}`).join(" + ")} <= ${coef(powerW)}`);
+    }
   }
   const text = ["Maximize", ` obj: ${obj.join(" + ").replace(/\+ -/g, "-")}`, "Subject To", ...rows.map((r) => ` ${r}`), "Bounds", ...bounds.map((x) => ` ${x}`), ...(binaries.length ? ["Binary", ...binaries.map((y) => ` ${y}`)] : []), "End"].join("\n");
   return { text, starts, columns, rows: rows.length };
