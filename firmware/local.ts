@@ -21,8 +21,9 @@
 //                 broken for a newcomer), then pending ones; within each by
 //                 class, then earliest deadline. A pending request is admitted
 //                 when it is placed in full, or (critical load, or energy
-//                 by a deadline; not a program, not an emergency) with what
-//                 fits after pass 1, placed telling how much; else it
+//                 by a deadline; not a program) with what fits after pass 1
+//                 (an emergency: after every other request, in pass 2),
+//                 placed telling how much; else it
 //                 is rejected with a reason and a retry hint (the earliest end
 //                 it would be done by on what is left). With the plan in force,
 //                 an admitted request first keeps its slots there; what one
@@ -292,12 +293,15 @@ export class LocalScheduler {
     // requests, and newcomers of the top and bottom classes (whose slice is
     // all of it), are decided in pass 0. A slice binds whether or not a
     // class below asks, so that turning a newcomer away changes nothing for
-    // the others.
+    // the others. Pass 2: an emergency for energy that did not fit whole in
+    // pass 0 (where it came first, as if alone) takes what every other
+    // request left, in part.
     this.held.fill(0);
-    for (let pass = 0; pass < 2; pass++) {
-      for (let k = 0; pass && k < this.n; k++) this.used[k] -= this.held[k];
+    for (let pass = 0; pass < 3; pass++) {
+      for (let k = 0; pass == 1 && k < this.n; k++) this.used[k] -= this.held[k];
       for (let j = 0; j < m; j++) {
         const i = keys[j] & 31;
+        const cls = (keys[j] >> 17) & 3;
         const pending = rq.get(i, F_STATE) === RQ_PENDING;
         // Slices share what newcomers ask for; an admitted request keeps its
         // slots whatever its class. With a plan in force, in pass 0 an
@@ -307,31 +311,32 @@ export class LocalScheduler {
         // kept after pass 1, for the hints.)
         this.keep = !pass && !pending && !!plan;
         this.more = !pending && pass > 0;
-        if (pass && reason[i] !== 9) continue;
-        const lim8 = pass || !pending ? 8 : sliceOf((keys[j] >> 17) & 3);
+        // Deferred rows only after pass 0: emergencies (class 0) in pass 2, the others in pass 1.
+        if (pass && (reason[i] !== 9 || (pass == 1) == !cls)) continue;
+        const lim8 = pass || !pending ? 8 : sliceOf(cls);
         const left = this.place(rq, i, lim8, rq.get(i, F_END) - first);
-        const cls = (keys[j] >> 17) & 3;
         const energy = rq.get(i, F_KIND) === KIND_ENERGY;
-        // An energy newcomer of the bottom class (slice 8/8) waits for pass
-        // 1 too: admitted in part, it must take only what the classes above
-        // leave after their own pass 1.
-        const last = lim8 > 7 && !this.keep && (pass > 0 || !pending || !energy || cls < 2);
-        // 9: deferred to pass 1 (no reason code is 9).
+        // An energy newcomer that does not fit whole in a slice of 8/8 (the
+        // bottom class, an emergency) waits too: admitted in part, it must
+        // take only what the others leave.
+        const last = lim8 > 7 && !this.keep && (pass > 0 || !pending || !energy);
+        // 9: deferred to a later pass (no reason code is 9).
         reason[i] = !left ? 0 : !last ? 9 : this.tight ? REJ_DEADLINE : REJ_CAPACITY;
         // Partial admission: a newcomer turned down on the whole capacity is
         // admitted with what it got (placed says how much; what it got is
         // then owed, the rest is asked again at every reallocation) when it
         // is critical load (class 1) or energy by a deadline (a car leaves
-        // with what could be given). Not a program: one that does not fit
-        // places nothing (top is still lo). Not a thermal band below class
-        // 1, whose windows each need their packets. Not an emergency
-        // (class 0), which is decided as if alone, before everything: in
-        // part it would take all there is from the critical load.
-        const part = pending && last && this.top > this.lo && cls > 0 && (cls == 1 || energy);
+        // with what could be given; an emergency one only in pass 2: in
+        // part before the others it would take all there is from the
+        // critical load). Not a program: one that does not fit places
+        // nothing (top is still lo). Not a thermal band below class 1, whose
+        // windows each need their packets.
+        const part = pending && last && this.top > this.lo && (cls == 1 || energy);
         if (part) reason[i] = 0;
-        // An admitted request keeps what it can get; a newcomer what it got when admitted.
+        // An admitted request keeps what it can get; a newcomer what it got when admitted
+        // (a deferred emergency holds nothing: it comes after the others).
         if (!left || !pending || part) this.commit(i, rq.get(i, F_CLIENT));
-        else if (!last) {
+        else if (!last && cls) {
           for (let k = this.lo; k < this.top; k++) {
             this.held[k] += this.tmp[k];
             this.used[k] += this.tmp[k];
