@@ -302,17 +302,16 @@ export class LocalScheduler {
       for (let j = 0; j < m; j++) {
         const i = keys[j] & 31;
         const cls = (keys[j] >> 17) & 3;
+        // Deferred rows only after pass 0: emergencies (class 0) in pass 2, the others in pass 1.
+        if (pass && (reason[i] !== 9 || (pass == 1) == !cls)) continue;
         const pending = rq.get(i, F_STATE) === RQ_PENDING;
         // Slices share what newcomers ask for; an admitted request keeps its
         // slots whatever its class. With a plan in force, in pass 0 an
         // admitted request takes only its slots there (what it was
         // promised); more for one admitted in part waits for pass 1, when
-        // every promise is kept. (Set for every row, so that nothing is
-        // kept after pass 1, for the hints.)
+        // every promise is kept.
         this.keep = !pass && !pending && !!plan;
         this.more = !pending && pass > 0;
-        // Deferred rows only after pass 0: emergencies (class 0) in pass 2, the others in pass 1.
-        if (pass && (reason[i] !== 9 || (pass == 1) == !cls)) continue;
         const lim8 = pass || !pending ? 8 : sliceOf(cls);
         const left = this.place(rq, i, lim8, rq.get(i, F_END) - first);
         const energy = rq.get(i, F_KIND) === KIND_ENERGY;
@@ -348,6 +347,7 @@ export class LocalScheduler {
     // Retry hints, on what is left: the earliest end by which a rejected
     // newcomer would be served (its packets as early as they fit, a program
     // at its first start that fits).
+    this.keep = this.more = false;
     this.quick = true;
     for (let i = 0; i < MAX_REQUESTS; i++) if (rq.get(i, F_STATE) === RQ_PENDING) this.hint[i] = reason[i] && !this.place(rq, i, 8, this.n) ? first + this.top : 0;
     this.quick = false;
