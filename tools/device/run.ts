@@ -303,7 +303,7 @@ export interface ReallocCheck {
   compared: number;
   /** Wall-clock ms of each reallocation (getTime(); a loaded machine makes them longer). */
   times: number[];
-  /** CPU ms of one reallocation: the interpreter's user + system time with 21 runs less that with 1, over 20 (what a core of its own would take). */
+  /** CPU ms of one reallocation: the interpreter's user + system time with 41 runs less that with 1, over 40 (what a core of its own would take), the median of 3 such pairs. */
   cpuMs: number;
   /** JsVars in use after them (the scheduler's arrays and the request table, not the router's). */
   usage: number;
@@ -323,10 +323,14 @@ export async function reallocOnEspruino(bin: string): Promise<ReallocCheck> {
   const want = reallocLines(input, f.sched, runRealloc(input, f.sched, f.rq));
   const dir = mkdtempSync(join(tmpdir(), "sden-realloc-"));
   /** Runs the check with that many reallocations: what it printed, and the interpreter's CPU seconds (bash's `times` of its child). */
+  const built = new Set<number>();
   const runWith = async (runs: number): Promise<[string, number]> => {
     const file = join(dir, `realloc-${runs}.js`);
-    await build({ entryFile: fileURLToPath(new URL("./realloc.device.ts", import.meta.url)), outFile: file, define: { SDEN_CHECK: input, SDEN_RUNS: runs } });
-    writeFileSync(file, readFileSync(file, "latin1") + "\nquit();\n", "latin1");
+    if (!built.has(runs)) {
+      await build({ entryFile: fileURLToPath(new URL("./realloc.device.ts", import.meta.url)), outFile: file, define: { SDEN_CHECK: input, SDEN_RUNS: runs } });
+      writeFileSync(file, readFileSync(file, "latin1") + "\nquit();\n", "latin1");
+      built.add(runs);
+    }
     const r = spawnSync("bash", ["-c", 'timeout -k 1 120 "$1" "$2"; echo "--- cpu"; times', "_", bin, file], { cwd: dir, encoding: "latin1" });
     const out = (r.stdout + r.stderr).replace(/\r/g, "").replace(/\x1b\[J/g, "");
     // `times` prints the shell's user and system time, then its children's: "0m1.234s 0m0.010s".
@@ -334,8 +338,13 @@ export async function reallocOnEspruino(bin: string): Promise<ReallocCheck> {
     const secs = [...child.matchAll(/(\d+)m([\d.]+)s/g)].reduce((a, m) => a + Number(m[1]) * 60 + Number(m[2]), 0);
     return [out, secs];
   };
-  const [out, cpu21] = await runWith(21);
-  const [, cpu1] = await runWith(1);
+  // Each pair's difference leaves out the interpreter's start and the case's building; the median of 3 leaves out a pair the machine disturbed.
+  const [out, cpu41] = await runWith(41);
+  const cpu: number[] = [];
+  for (let pair = 0; pair < 3; pair++) {
+    const many = pair ? (await runWith(41))[1] : cpu41;
+    cpu.push(((many - (await runWith(1))[1]) * 1000) / 40);
+  }
   if (/Uncaught|OUT OF MEMORY|ASSERT/.test(out)) throw new Error(`the reallocation failed on the interpreter:\n${out}`);
   const lines = out.split("\n").map((l) => l.replace(/^>/, "").trimEnd());
   const got = lines.filter((l) => l.startsWith("realloc "));
@@ -343,7 +352,7 @@ export async function reallocOnEspruino(bin: string): Promise<ReallocCheck> {
   for (let i = 0; i < Math.max(got.length, want.length); i++) if (got[i] !== want[i]) mismatches.push(`device: ${got[i]}\n  node: ${want[i]}`);
   const times = (lines.find((l) => l.startsWith("times ")) ?? "").split(" ").slice(1).map(Number);
   const memory = lines.find((l) => l.startsWith("memory "));
-  return { mismatches, compared: want.length, times, cpuMs: ((cpu21 - cpu1) * 1000) / 20, usage: memory ? Number(JSON.parse(memory.slice(7)).used) : NaN };
+  return { mismatches, compared: want.length, times, cpuMs: median(cpu), usage: memory ? Number(JSON.parse(memory.slice(7)).used) : NaN };
 }
 
 /** The median of a list of numbers. */
