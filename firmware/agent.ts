@@ -318,7 +318,7 @@ export class Agent {
   /** Clients whose pairing report the link has taken this boot: the server must know a client before its requests. */
   private paired = 0;
   /** The local server (firmware/local.ts): its forecasts learn from every slot the router meters. */
-  /** The local server. Its hint (per request row it refused: the slot by which it could be done, were its end moved there) is what R.requests() shows as doneBy; any other decision clears it. */
+  /** The local server. Its hint (per request row it refused: the slot by which it could be done, were its end moved there) is what R.requests() shows as doneBy; decide() keeps it for a local refusal and clears it for any other verdict. */
   readonly ls: LocalScheduler;
   /** Its decisions to report when the cloud is back: [id, client, outcome (M.LR_*), packets, ...]. */
   private lr: number[] = [];
@@ -785,7 +785,7 @@ export class Agent {
       const rq = this.rq;
       for (let k = 0; k < f.length; k += reject ? 3 : 1) {
         const row = rq.find(f[k] as number);
-        if (row >= 0 && (((reject ? B_PENDING : B_PENDING | (1 << RQ_REJECTED)) >> rq.get(row, F_STATE)) & 1)) this.decide(row, reject, f[k + 2] as number);
+        if (row >= 0 && (((reject ? B_PENDING : B_PENDING | (1 << RQ_REJECTED)) >> rq.get(row, F_STATE)) & 1)) this.decide(row, reject, f[k + 2] as number, 0);
       }
     } else if (t === M.SCHEDULE) this.onSchedule(n, f, envSlot);
     else if (t === M.STORED) this.onStored(f[0] as number);
@@ -793,11 +793,15 @@ export class Agent {
     else if (t === M.NACK_DOWN && f[1] === M.REQUEST) this.counters.rejected++;
   }
 
-  /** The server's verdict on a request (or the local server's): rejected, to retry after retryS, or accepted. */
-  private decide(row: number, reject: boolean, retryS: number): void {
+  /**
+   * The server's verdict on a request (or the local server's): rejected, to
+   * retry after retryS, or accepted; doneBy, the local server's hint for a
+   * refusal (ls.hint, what R.requests() shows), 0 for any other verdict.
+   */
+  private decide(row: number, reject: boolean, retryS: number, doneBy: number): void {
     const rq = this.rq;
     const h = this.ls.hint;
-    if (h) h[row] = 0;
+    if (h) h[row] = doneBy;
     if (reject) {
       this.counters.rejected++;
       rq.set(row, F_REJECTS, rq.get(row, F_REJECTS) + 1);
@@ -871,9 +875,7 @@ export class Agent {
       if (rq.get(i, F_STATE) !== RQ_PENDING) continue;
       const no = L.reason[i] > 0;
       this.logLocal(i, no ? M.LR_REFUSED : M.LR_ADMITTED);
-      const h = L.hint[i];
-      this.decide(i, no, 3 * this.slotS);
-      L.hint[i] = h;
+      this.decide(i, no, 3 * this.slotS, L.hint[i]);
     }
     // The plan itself is not journaled (it is made again from the requests,
     // which are): a long outage would fill flash that cannot be compacted

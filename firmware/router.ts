@@ -18,7 +18,7 @@ import type { RequestAnswer, RequestSpec } from "./agent";
 export type { RequestAnswer, RequestSpec } from "./agent";
 import { Journal } from "../hal/journal";
 import { SeqStore } from "./seq";
-import { RQ_STATE_NAMES, F_CLIENT, F_DONE, F_EARLIEST, F_END, F_ID, F_STATE, MAX_REQUESTS } from "./requests";
+import { RQ_REJECTED, RQ_STATE_NAMES, F_CLIENT, F_DONE, F_EARLIEST, F_END, F_ID, F_STATE, MAX_REQUESTS } from "./requests";
 
 /** The crash-safe record log holding the meter totals. */
 export const METER_RECORDS = "sden.mtr";
@@ -284,9 +284,12 @@ export class Router {
     const out: { id: number; client: number; state: string; earliest: number; end: number; done: number; doneBy: number }[] = [];
     const a = this.agent;
     const rq = a && a.requests;
+    // The local server's arrays are made when it first plans.
+    const hint = a && a.ls.hint;
     for (let i = 0; rq && i < MAX_REQUESTS; i++) {
       const st = rq.get(i, F_STATE);
-      if (st) out.push({ id: rq.get(i, F_ID), client: rq.get(i, F_CLIENT), state: RQ_STATE_NAMES[st], earliest: rq.get(i, F_EARLIEST), end: rq.get(i, F_END), done: rq.get(i, F_DONE), doneBy: (a as Agent).ls.hint ? (a as Agent).ls.hint[i] : 0 });
+      // Only a refused request has a hint (a row used again keeps its last one until decided).
+      if (st) out.push({ id: rq.get(i, F_ID), client: rq.get(i, F_CLIENT), state: RQ_STATE_NAMES[st], earliest: rq.get(i, F_EARLIEST), end: rq.get(i, F_END), done: rq.get(i, F_DONE), doneBy: hint && st === RQ_REJECTED ? hint[i] : 0 });
     }
     return out;
   }
