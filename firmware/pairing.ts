@@ -2,8 +2,7 @@
 // list, pair, unpair and identify clients, test a pulse input, set the
 // console password.
 //
-// The configuration the flasher wrote (sden.cfg, or the baked-in defaults)
-// is never rewritten here: Storage replaces a file by erasing it first, so a
+// The configuration the flasher wrote (sden.cfg) is never rewritten here: Storage replaces a file by erasing it first, so a
 // power cut in between would leave none. A pairing change saves the whole
 // new configuration as a crash-safe record instead, tagged with the CRC-32
 // of the configuration it was made from; at boot it wins only while that
@@ -76,11 +75,11 @@ export interface PulseAnswer extends MeterReading {
 /** The configuration in effect at boot, where it came from, and what pairing needs to change it. */
 export interface LoadedConfig {
   config: RouterConfig;
-  /** CONFIG_FILE, PAIR_RECORDS or "defaults". */
+  /** CONFIG_FILE or PAIR_RECORDS. */
   origin: string;
-  /** Set when the text is not JSON (validateConfig is the caller's). */
-  notJson?: string[];
-  /** CRC-32 of the flashed configuration (the file, else the defaults' JSON text). */
+  /** Set when there is no configuration file, or its text is not JSON (validateConfig is the caller's). */
+  refused?: string[];
+  /** CRC-32 of the flashed configuration file. */
   baseCrc: number;
   /** From the pairing record: the most clients the server may know of (ids above the configuration's are reported unpaired); 0 without one. */
   top: number;
@@ -97,28 +96,6 @@ export function bytesToString(bytes: Uint8Array): string {
   return s;
 }
 
-/**
- * The baked-in configuration from its JSON text, where a list of records
- * may come as one list of keys and then a row of values per record.
- */
-export function parseDefaults(text: string): unknown {
-  const c = JSON.parse(text);
-  for (const k in c) {
-    const l = c[k];
-    const keys = l instanceof Array && l[0];
-    if (keys instanceof Array) {
-      // Each record takes the place before its row.
-      for (let j = 1; j < l.length; j++) {
-        const o: { [k: string]: unknown } = {};
-        for (let i = 0; i < keys.length; i++) o[keys[i]] = l[j][i];
-        l[j - 1] = o;
-      }
-      l.pop();
-    }
-  }
-  return c;
-}
-
 /** One of the router's crash-safe record logs (the pairing, the password, the seq bounds, the meter totals). */
 export function records(hal: Hal, name: string, fileBytes: number, leave?: number): Records {
   return new Records(hal.flash, hal.system.crc32, { name: name, fileBytes: fileBytes, leave: leave });
@@ -126,17 +103,19 @@ export function records(hal: Hal, name: string, fileBytes: number, leave?: numbe
 
 /**
  * The configuration: the pairing record when it was made from the flashed
- * configuration, else the file in flash, else the baked-in defaults (the
- * object, or JSON text: tools/build/build.ts). A file that is not JSON
- * leaves none, not the defaults.
+ * configuration, else the file in flash. With no file, or one that is not
+ * JSON, there is none: `refused` says why (validateConfig is the caller's).
  */
-export function loadConfig(hal: Hal, defaults: unknown): LoadedConfig {
+export function loadConfig(hal: Hal): LoadedConfig {
   const stored = hal.flash.read(CONFIG_FILE);
-  const text: string = typeof defaults === "string" ? defaults : JSON.stringify(defaults);
   const rec = records(hal, PAIR_RECORDS, PAIR_RECORD_BYTES).load();
-  const base = hal.system.crc32(stored || ascii(String(text)));
-  // config is set below, unless the text is not JSON.
-  const l = { origin: stored ? CONFIG_FILE : "defaults", baseCrc: base, top: 0 } as LoadedConfig;
+  const base = stored ? hal.system.crc32(stored) : 0;
+  // config is set below, unless there is none.
+  const l = { origin: CONFIG_FILE, baseCrc: base, top: 0 } as LoadedConfig;
+  if (!stored) {
+    l.refused = [CONFIG_FILE + ": not in flash; npm run flash writes it"];
+    return l;
+  }
   // The record is the JSON of [base CRC, top, configuration] (save()): one made from another base is not parsed.
   const t = rec ? bytesToString(rec) : "";
   try {
@@ -145,11 +124,9 @@ export function loadConfig(hal: Hal, defaults: unknown): LoadedConfig {
       l.origin = PAIR_RECORDS;
       l.top = r[1];
       l.config = r[2];
-    } else if (stored) l.config = JSON.parse(bytesToString(stored));
-    // Object defaults (the simulator's) are read from their text too: a copy that pairing may change.
-    else l.config = parseDefaults(text) as RouterConfig;
+    } else l.config = JSON.parse(bytesToString(stored));
   } catch (e) {
-    l.notJson = [l.origin + ": not valid JSON (" + e + ")"];
+    l.refused = [l.origin + ": not valid JSON (" + e + ")"];
   }
   return l;
 }
@@ -173,7 +150,7 @@ export type PairingCall<T> = (r: Router, l: LoadedConfig, arg: T, i: number) => 
  */
 export function withConfig<T>(r: Router, call: PairingCall<T>, arg: T, onClient?: boolean): ConsoleAnswer {
   if (r.problems.length) return fail("config refused");
-  const l = loadConfig(r.hal, r.defaults);
+  const l = loadConfig(r.hal);
   const c = l.config;
   const i = (c.clients || (c.clients = [])).findIndex((k, j) => k.name === arg || j + 1 === arg);
   return onClient && i < 0 ? fail("client: no " + JSON.stringify(arg)) : call(r, l, arg, i);

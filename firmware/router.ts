@@ -12,7 +12,7 @@ import { validateConfig } from "./config";
 import type { RouterConfig } from "./config";
 import { CONFIG_FILE, PAIR_RECORDS, PASSWORD_RECORDS, PASSWORD_RECORD_BYTES, bytesToString, clients, identify, loadConfig, pair, password, printable, pulses, records, unpair, withConfig } from "./pairing";
 import type { ClientSpec } from "./pairing";
-export { CONFIG_FILE, parseDefaults } from "./pairing";
+export { CONFIG_FILE } from "./pairing";
 import { Agent, COMPACT_FLAG, JOURNAL_FILE_BYTES, JOURNAL_NAME, OP_COMPACT } from "./agent";
 import type { RequestAnswer, RequestSpec } from "./agent";
 export type { RequestAnswer, RequestSpec } from "./agent";
@@ -50,12 +50,6 @@ const MAINTAIN_MS = 60000;
 export interface BootOptions {
   /** Firmware version and build, printed in the banner and by R.status(). */
   version: string;
-  /**
-   * The configuration baked in at build time, used when flash holds none:
-   * the object, or JSON text (the device parses it only then) in which a
-   * list of records may come as [keys, row, row...] (tools/build/build.ts).
-   */
-  defaults: unknown;
 }
 
 /** What R.status() returns (and prints). */
@@ -151,8 +145,6 @@ export class Router {
   readonly agent: Agent | undefined;
   private journal: Journal | undefined;
   private timers: number[] = [];
-  /** The baked-in defaults, kept only when flash holds no configuration: a pairing change starts from them. */
-  readonly defaults: unknown;
   /** The most clients the server may know of after a pairing change (firmware/pairing.ts; 0: the configuration's). */
   private readonly top: number;
 
@@ -165,13 +157,12 @@ export class Router {
     // The console is locked first, whatever the configuration.
     const pw = records(hal, PASSWORD_RECORDS, PASSWORD_RECORD_BYTES).load();
     if (pw && pw.length) out.setPassword(bytesToString(pw));
-    // The pairing record, else the configuration in flash, else the baked-in defaults.
-    const loaded = loadConfig(hal, options.defaults);
+    // The pairing record, else the configuration in flash.
+    const loaded = loadConfig(hal);
     const source = loaded.origin;
     const config = loaded.config;
     this.top = loaded.top;
-    this.defaults = flash.read(CONFIG_FILE) ? undefined : options.defaults;
-    const errors = (this.problems = loaded.notJson || validateConfig(config));
+    const errors = (this.problems = loaded.refused || validateConfig(config));
     // A refused configuration still runs the watchdog, at 30 s. The HAL's
     // functions use no `this` (Espruino's built-ins on the board): they are
     // passed as they are, no closure made here to keep this scope alive.
@@ -368,7 +359,7 @@ export class Router {
 }
 
 // Apart from bootRouter: Espruino's closures keep their whole scope, and
-// there the boot options (the baked-in configuration) would stay alive.
+// there the boot options would stay alive.
 function exposeRouter(hal: Hal, router: Router): Router {
   hal.console.expose("R", {
     status: () => router.status(),

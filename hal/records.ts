@@ -110,7 +110,7 @@ export interface RecordsOptions {
 
 /**
  * The two-file log both Records and Journal are. They extend it without a
- * constructor of their own: the bundle has no `super` (tools/build/this-alias.ts).
+ * constructor of their own.
  */
 export class RecordLog {
   protected readonly fl: Flash;

@@ -41,14 +41,14 @@ interface Api {
 
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
 
-/** A board flashed with c as sden.cfg (as the flasher writes it), or with c only as the baked-in defaults. */
+/** A board flashed with c as sden.cfg (as the flasher writes it), or with none (inFlash false). */
 function boot(c: RouterConfig = config, inFlash = true, flash?: SimFlash, firmware?: Firmware) {
   const board = new SimBoard({ flash });
   if (inFlash) board.flash.write(CONFIG_FILE, bytes(JSON.stringify(c)));
   board.start(
     firmware ??
       ((hal) => {
-        bootRouter(hal, { version: "1.2.3+test", defaults: c });
+        bootRouter(hal, { version: "1.2.3+test" });
       }),
   );
   const R = () => board.globals.R as Api;
@@ -138,12 +138,13 @@ describe("R.pair()", () => {
     expect(board.password).toBe("pw2");
   });
 
-  it("pairs from the baked-in defaults too (no configuration in flash)", () => {
+  it("refuses to pair without a configuration in flash, and writes nothing", () => {
     const { board, R } = boot(config, false);
-    expect(R().pair(PUMP).ok).toBe(true);
+    const before = Buffer.from(board.flash.bytes());
+    expect(R().pair(PUMP)).toEqual({ ok: false, error: "config refused" });
     board.run(2000);
-    board.powerCut();
-    expect(R().clients().clients!.at(-1)).toMatchObject({ id: 5, name: "pool-pump" });
+    expect(Buffer.compare(Buffer.from(board.flash.bytes()), before)).toBe(0);
+    expect(board.boots).toHaveLength(1);
   });
 
   it("a power cut at any flash operation of a save leaves the old clients or the new ones, never a refused configuration", () => {

@@ -9,16 +9,17 @@ import { JOURNAL_FILE_BYTES, JOURNAL_NAME } from "../../firmware/agent";
 import type { RouterConfig } from "../../firmware/config";
 import { SimBoard } from "../../hal/sim/board";
 import { SimFlash } from "../../hal/sim/flash";
-import { defaultConfigText } from "../../tools/build/build";
 
 const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8")) as RouterConfig;
 
-function boot(defaults: unknown = config, prepare?: (b: SimBoard) => void, pins?: string[], flash?: SimFlash) {
+/** A board flashed with c as sden.cfg, as the flasher writes it; then prepare. */
+function boot(c: unknown = config, prepare?: (b: SimBoard) => void, pins?: string[], flash?: SimFlash) {
   const board = new SimBoard({ pins, flash });
+  board.flash.write(CONFIG_FILE, ascii(JSON.stringify(c)));
   prepare?.(board);
   let router: Router | undefined;
   board.start((hal) => {
-    router = bootRouter(hal, { version: "1.2.3+test", defaults });
+    router = bootRouter(hal, { version: "1.2.3+test" });
   });
   const status = () => (board.globals.R as { status(): RouterStatus }).status();
   return { board, status, router: () => router as Router };
@@ -49,7 +50,7 @@ describe("router boot and R.status()", () => {
     // The values first (board, ids, fuse, packet, slot, heartbeat, watchdog, broker...), then a line per record.
     const values = Object.fromEntries(Object.entries(config).filter(([, v]) => !Array.isArray(v)));
     expect(values).toMatchObject({ board: "ESP32", gridId: "demo-grid", routerId: "home-1", fuseLimitW: 11000, watchdogS: 30 });
-    expect(board.lines[0]).toBe("sden-router 1.2.3+test (config from defaults) " + JSON.stringify(values));
+    expect(board.lines[0]).toBe("sden-router 1.2.3+test (config from sden.cfg) " + JSON.stringify(values));
     expect(board.lines).toContain("relays 2 " + JSON.stringify(config.relays[2]));
     expect(board.lines).toContain("meters 3 " + JSON.stringify(config.meters[3]));
     expect(board.lines).toContain("clients 1 " + JSON.stringify(config.clients![1]));
@@ -70,16 +71,14 @@ describe("router boot and R.status()", () => {
     expect(m.noise).toBe(1);
   });
 
-  it("takes the baked-in defaults as JSON text, as the build bakes them in", () => {
-    const { board, status } = boot(defaultConfigText(config));
-    expect(board.lines[0]).toContain('(config from defaults) {"board":"ESP32","gridId":"demo-grid","routerId":"home-1",');
-    expect(status().state).toBe("running");
-  });
-
-  it("takes the configuration in flash over the baked-in defaults", () => {
-    const stored = { ...config, routerId: "from-flash" };
-    const { board } = boot(config, (b) => b.flash.write(CONFIG_FILE, ascii(JSON.stringify(stored))));
-    expect(board.lines[0]).toContain(`(config from ${CONFIG_FILE}) {"board":"ESP32","gridId":"demo-grid","routerId":"from-flash",`);
+  it("with no configuration in flash, says which file is missing and how to write it, and drives no pin", () => {
+    const { board, status } = boot(config, (b) => b.flash.erase(CONFIG_FILE));
+    expect(status()).toMatchObject({ state: "config-error", errors: ["sden.cfg: not in flash; npm run flash writes it"], relays: [] });
+    expect(board.lines[0]).toBe("sden-router 1.2.3+test: configuration refused (sden.cfg), all relays held off:\n  sden.cfg: not in flash; npm run flash writes it");
+    for (const r of config.relays) expect(board.pins.writes(r.pin)).toEqual([]);
+    // The console still answers, and refuses what needs a configuration.
+    const R = board.globals.R as { clients(): { ok: boolean; error?: string } };
+    expect(R.clients()).toEqual({ ok: false, error: "config refused" });
   });
 
   it("refuses a bad configuration in flash, names the field and holds every relay off", () => {
@@ -97,11 +96,11 @@ describe("router boot and R.status()", () => {
   it("refuses a configuration in flash that is not JSON", () => {
     const { board, status } = boot(config, (b) => b.flash.write(CONFIG_FILE, ascii("{ not json")));
     expect(status().errors[0]).toMatch(/^sden\.cfg: not valid JSON/);
-    // Nothing is guessed: not even the baked-in defaults' relay pins are driven.
+    // Nothing is guessed: not even the relay pins of the last good configuration are driven.
     for (const r of config.relays) expect(board.pins.writes(r.pin)).toEqual([]);
   });
 
-  it("refuses bad baked-in defaults the same way", () => {
+  it("refuses a configuration that fails a field's check, naming the field, its range and the value", () => {
     const { status } = boot({ ...config, clients: undefined, meters: [{ ...config.meters[0], pulsesPerKwh: 0 }] });
     expect(status().state).toBe("config-error");
     expect(status().errors).toEqual(["meters[0].pulsesPerKwh: must be a whole number from 1 to 100000 imp/kWh; got 0"]);

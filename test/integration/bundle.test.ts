@@ -112,7 +112,7 @@ describe("the device bundle on the Espruino stand-in", () => {
 
   it("R.status() has the same keys at every depth as the sources' router", () => {
     const ref = flashedBoard(config);
-    ref.start((hal) => bootRouter(hal, { version: "sources", defaults: undefined }));
+    ref.start((hal) => bootRouter(hal, { version: "sources" }));
     ref.run(2000);
     expect(shape(R().status())).toEqual(shape((ref.globals.R as Console).status()));
     ref.powerCut(false);

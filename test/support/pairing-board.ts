@@ -6,7 +6,7 @@
 // "pump-meter" on D21).
 
 import type { RouterConfig } from "../../firmware/config";
-import { bootRouter } from "../../firmware/router";
+import { bootRouter, CONFIG_FILE } from "../../firmware/router";
 import { SimBoard } from "../../hal/sim/board";
 import { projectConfig } from "../../tools/sim/world";
 
@@ -25,8 +25,9 @@ export function pairingConfig(): RouterConfig {
 /** The router booted on a fresh simulated board; at every boot again (R.pair and R.unpair restart it). */
 export function pairingBoard(config: RouterConfig = pairingConfig()): SimBoard {
   const board = new SimBoard();
+  board.flash.write(CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(config))));
   board.start((hal) => {
-    bootRouter(hal, { version: "0.6.0+pairing-test", defaults: config });
+    bootRouter(hal, { version: "0.6.0+pairing-test" });
   });
   return board;
 }

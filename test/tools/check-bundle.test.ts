@@ -111,6 +111,21 @@ describe("checkBundle: text and parsing", () => {
     expect([problem.line, problem.rule]).toEqual([2, "parse"]);
   });
 
+  it("finds a var used before its declaration in the same function, which 2v29 does not hoist", () => {
+    // terser's inlining of a function with a parameter, as it reached the agent.
+    const problems = checkBundle("function f(t){return g((i=t.c)>32?i-32:0);var i}");
+    expect(problems.map((p) => [p.rule, p.column])).toEqual([
+      ["var-before-declaration", 25],
+      ["var-before-declaration", 35],
+    ]);
+    expect(problems[0].message).toMatch(/^i is used before its `var`/);
+    // Declared first, a parameter of the same name, or a use in a nested function: fine.
+    expect(rulesFound("function f(t){var i;return g((i=t.c)>32?i-32:0)}")).toEqual([]);
+    expect(rulesFound("function f(i){i=1;var i;return i}")).toEqual([]);
+    expect(rulesFound("function f(){var g=()=>i;var i=2;return g()}")).toEqual([]);
+    expect(rulesFound("i=1;var i;")).toEqual(["var-before-declaration"]);
+  });
+
   it("looks past comments for the token after a bare return", () => {
     expect(rulesFound("function f() {\n  return /* done */\n  g();\n}")).toEqual(["return-line-break"]);
     expect(rulesFound("function f() {\n  return /* done\n */ }")).toEqual([]);

@@ -136,7 +136,7 @@ describe("npm run flash -- --dry-run", () => {
     expect(steps[0]).toMatch(/^\[1\/\d+\] reach the board, stop the running program/);
     expect(log.at(-1)).toMatch(/^dry run: nothing sent; the steps are in .*out\/ \(plan\.sh lists the commands; secrets are masked in the files\)$/);
     const written = readdirSync(outDir).sort();
-    expect(written).toEqual(["plan.sh", "router.js", "sden.cfg", ...prepared.steps.map((s, i) => `${String(i + 1).padStart(2, "0")}-${s.name}.js`)].sort());
+    expect(written).toEqual(["plan.sh", "router.bootcde", "sden.cfg", ...prepared.steps.map((s, i) => `${String(i + 1).padStart(2, "0")}-${s.name}.js`)].sort());
   });
 
   it("uploads with the espruino CLI: no BLE, the project's board description, no minifier, a reset only first", () => {
@@ -158,7 +158,7 @@ describe("npm run flash -- --dry-run", () => {
 
   it("stores exactly the bundle just built as .bootcde, the configuration and secrets in their own files", () => {
     const board = runOnStandin(prepared.steps);
-    const bundle = readFileSync(join(outDir, "router.js"), "latin1");
+    const bundle = readFileSync(join(outDir, "router.bootcde"), "latin1");
     expect(bundle).toBe(prepared.bundle);
     const stored = board.files.get(BOOT_FILE)!.toString("latin1");
     const firstDiff = [...bundle].findIndex((c, k) => stored[k] !== c);

@@ -4,7 +4,7 @@
 
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { bootRouter } from "../../firmware/router";
+import { bootRouter, CONFIG_FILE } from "../../firmware/router";
 import { SimBoard } from "../../hal/sim/board";
 import { manglePattern, manglePlan } from "../../tools/build/mangle";
 import { projectConfig } from "../../tools/sim/world";
@@ -40,7 +40,8 @@ describe("the names the device bundle shortens", () => {
 
   it("never a name of the console: R's methods, R.status(), R.request()'s spec and answer, R.requests()", () => {
     const board = new SimBoard();
-    board.start((hal) => bootRouter(hal, { version: "test", defaults: projectConfig() }));
+    board.flash.write(CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(projectConfig()))));
+    board.start((hal) => bootRouter(hal, { version: "test" }));
     const R = board.globals.R as { [name: string]: (...a: unknown[]) => unknown };
     const seen = new Set(Object.keys(R));
     keysOf(R.status(), seen);

@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type BuildResult } from "../build/build";
 import { bootTwiceOnEspruino, loadedOnEspruino, median, reallocOnEspruino } from "../device/run";
-import { bootRouter, type Router } from "../../firmware/router";
+import { bootRouter, CONFIG_FILE, type Router } from "../../firmware/router";
 import { VirtualClock } from "../../hal/sim/clock";
 import { SimBoard } from "../../hal/sim/board";
 import { SimulatedHome } from "../sim/home";
@@ -22,8 +22,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
 async function device(): Promise<BuildResult> {
   const r = await build();
-  const bytes = statSync(r.file).size;
-  line("device", "bundle size, minified (build/router.js)", `${(bytes / 1024).toFixed(1)} KB`, "<= 40 KB (goal 24 KB)", bytes <= 40 * 1024);
+  // What the board stores and runs: the minified bundle pretokenised (tools/build/pretokenise.ts).
+  const bytes = statSync(r.bootFile).size;
+  line("device", "bundle size, minified and pretokenised, as flashed (build/router.bootcde)", `${(bytes / 1024).toFixed(1)} KB (${bytes} B)`, "<= 40 KB (goal 24 KB)", bytes <= 40 * 1024);
+  line("device", "the same bundle as minified ASCII text, before pretokenising (build/router.js)", `${(r.bytes / 1024).toFixed(1)} KB (${r.bytes} B)`, "-");
   return r;
 }
 
@@ -71,9 +73,10 @@ function clock(): void {
 function metering(): void {
   const config = JSON.parse(readFileSync(join(root, "flash.config.json"), "utf8"));
   const board = new SimBoard();
+  board.flash.write(CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(config))));
   let router: Router | undefined;
   board.start((hal) => {
-    router = bootRouter(hal, { version: "bench", defaults: config });
+    router = bootRouter(hal, { version: "bench" });
   });
   const pulses = 20_000;
   const opsBefore = board.flash.ops;
@@ -98,6 +101,7 @@ function powerCuts(days: number, cuts: number): void {
   const config = JSON.parse(readFileSync(join(root, "flash.config.json"), "utf8"));
   const random = seededRandom(7);
   const board = new SimBoard();
+  board.flash.write(CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(config))));
   const home = new SimulatedHome(board, config.meters, { dayOfYear: 172, annualKwh: 4000, kWp: 6, random });
   let router: Router | undefined;
   let worstLossWh = 0;
@@ -105,7 +109,7 @@ function powerCuts(days: number, cuts: number): void {
   let boots = 0;
   board.start((hal) => {
     const before = router;
-    router = bootRouter(hal, { version: "bench", defaults: config });
+    router = bootRouter(hal, { version: "bench" });
     boots++;
     if (!before?.meter || !router.meter) return;
     // What the cut took: counted before it, minus what came back from flash.

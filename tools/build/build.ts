@@ -1,6 +1,8 @@
 // npm run build: bundles firmware/main.ts into build/router.js, one
 // self-contained, minified, ASCII-only file for the Espruino 2v29
-// interpreter, with flash.config.json validated and baked in as defaults.
+// interpreter; and that file pretokenised, as the board stores it, into
+// build/router.bootcde (tools/build/pretokenise.ts). The board's
+// configuration is no part of it: the flasher writes that to flash.
 
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -8,10 +10,10 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as esbuild from "esbuild";
 import { minify } from "terser";
-import { validateConfig } from "../../firmware/config";
-import { parseDefaults } from "../../firmware/router";
 import { manglePattern, manglePlan, type ManglePlan } from "./mangle";
-import { aliasThis } from "./this-alias";
+import { aliasGlobals } from "./global-alias";
+import { hoistLateVars } from "./hoist-vars";
+import { pretokenise } from "./pretokenise";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -19,8 +21,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const ESPRUINO_MODULES = ["Storage", "net", "crypto", "tls", "Wifi", "EspruinoWiFi", "Flash"];
 
 export interface BuildResult {
+  /** The minified text: what the bundle check reads and Node tests run. */
   file: string;
   bytes: number;
+  /** The same program pretokenised: what is flashed as .bootcde. */
+  bootFile: string;
+  bootBytes: number;
   version: string;
   /** Property names shortened (tools/build/mangle.ts). */
   mangled: number;
@@ -40,40 +46,7 @@ function firmwareVersion(): string {
   return pkg.version + "+" + build;
 }
 
-/**
- * The baked-in default configuration as JSON text, parsed on the device
- * only when flash holds no configuration (an object in the bundle would
- * stay alive in its scope for good). A list of two or more records with the
- * same keys comes as the keys and then a row of values per record, which
- * firmware/router.ts parseDefaults makes into records again: checked here.
- */
-export function defaultConfigText(config: object): string {
-  const c: { [k: string]: unknown } = {};
-  for (const [k, l] of Object.entries(config)) {
-    const records = l instanceof Array && l.length > 1 && l.every((o) => o && typeof o === "object" && !(o instanceof Array)) ? (l as object[]) : [];
-    const keys = records.length ? Object.keys(records[0]) : [];
-    c[k] = records.length && records.every((o) => Object.keys(o).join() === keys.join()) ? [keys, ...records.map((o) => Object.values(o))] : l;
-  }
-  const text = JSON.stringify(c);
-  if (JSON.stringify(parseDefaults(text)) !== JSON.stringify(config)) throw new Error("the baked-in configuration does not read back as the configuration");
-  return text;
-}
-
-/** Reads and validates a board config; throws with every problem, one per line. */
-export function loadConfig(file: string): unknown {
-  let config: unknown;
-  try {
-    config = JSON.parse(readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new Error(`${file}: cannot read it as JSON: ${(e as Error).message}`, { cause: e });
-  }
-  const errors = validateConfig(config);
-  if (errors.length > 0) throw new Error(`${file} is not valid:\n  ${errors.join("\n  ")}`);
-  return config;
-}
-
 export interface BuildOptions {
-  configFile?: string;
   outFile?: string;
   /** The entry point; firmware/main.ts when not given (tools/device builds its protocol check from another). */
   entryFile?: string;
@@ -115,12 +88,8 @@ async function compress(code: string): Promise<string> {
 }
 
 export async function build(options: BuildOptions = {}): Promise<BuildResult> {
-  const configFile = options.configFile ?? join(root, "flash.config.json");
   const outFile = options.outFile ?? join(root, "build/router.js");
   const entryFile = resolve(options.entryFile ?? join(root, "firmware/main.ts"));
-  // The flasher's section (tools/flash: connection, WiFi network, secrets file) is no part of the router's: not baked in.
-  const config = Object.assign({}, loadConfig(configFile)) as { flash?: unknown };
-  delete config.flash;
   const version = firmwareVersion();
   const result = await esbuild.build({
     entryPoints: [entryFile],
@@ -141,8 +110,6 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     footer: { js: "})();" },
     define: {
       SDEN_VERSION: JSON.stringify(version),
-      // Text, so that it is passed in place rather than kept in the bundle's scope.
-      SDEN_DEFAULT_CONFIG: JSON.stringify(defaultConfigText(config as object)),
       ...Object.fromEntries(Object.entries(options.define ?? {}).map(([k, v]) => [k, JSON.stringify(v)])),
     },
     // esbuild cannot lower these for 2v29; make it refuse them outright.
@@ -155,21 +122,26 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     metafile: true,
     logLevel: "silent",
   });
-  // `this` as a one-letter local where it is said often (tools/build/this-alias.ts): about -3 KB.
-  const code = aliasThis(await compress(result.outputFiles[0].text));
+  // Built-ins the bundle names often as locals (tools/build/global-alias.ts), then terser.
+  // terser's late `var`s moved up, which 2v29 does not hoist (tools/build/hoist-vars.ts).
+  const code = hoistLateVars(await compress(aliasGlobals(result.outputFiles[0].text).code));
   mkdirSync(dirname(outFile), { recursive: true });
   writeFileSync(outFile, code, "latin1");
+  const boot = pretokenise(code);
+  const bootFile = outFile.replace(/\.js$/, "") + ".bootcde";
+  writeFileSync(bootFile, boot);
   const inputs = Object.values(result.metafile.outputs)[0].inputs;
   const modules = Object.keys(inputs)
     .map((file) => ({ file, bytes: inputs[file].bytesInOutput }))
     .sort((a, b) => b.bytes - a.bytes);
-  return { file: outFile, bytes: code.length, version, mangled: Object.keys(result.mangleCache ?? {}).length, modules };
+  return { file: outFile, bytes: code.length, bootFile, bootBytes: boot.length, version, mangled: Object.keys(result.mangleCache ?? {}).length, modules };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   build().then(
     (r) => {
       console.log(`${r.file.replace(root + "/", "")}: ${r.bytes} bytes, firmware ${r.version}, ${r.mangled} property names shortened`);
+      console.log(`${r.bootFile.replace(root + "/", "")}: ${r.bootBytes} bytes pretokenised, as flashed`);
       // npm run build -- --sizes: what each source file costs, to know where bytes go.
       if (process.argv.includes("--sizes")) for (const m of r.modules) console.log(`${String(m.bytes).padStart(7)}  ${m.file}`);
     },

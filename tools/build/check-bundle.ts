@@ -108,6 +108,52 @@ function declaredNames(ast: Program): Set<string> {
   return names;
 }
 
+type FunctionNode = Extract<AnyNode, { type: "FunctionDeclaration" | "FunctionExpression" | "ArrowFunctionExpression" }>;
+
+export function isFunction(n: AnyNode): n is FunctionNode {
+  return n.type === "FunctionDeclaration" || n.type === "FunctionExpression" || n.type === "ArrowFunctionExpression";
+}
+
+/**
+ * Names used in a function before its `var` declares them. 2v29 does not
+ * hoist `var` (measured: `function f(){i=5;var i}` sets a global i), so
+ * such a use reads or writes a variable of an outer scope. terser writes
+ * this when it inlines a function with parameters (`(i=x)>32?i-32:0;var i`):
+ * the build moves such a declaration to the top of its function
+ * (tools/build/hoist-vars.ts), and this finds any it could not move.
+ */
+export function varsUsedBeforeDeclaration(ast: Program): { node: AnyNode; name: string; fn: AnyNode }[] {
+  const declared = new Map<AnyNode, Map<string, number>>();
+  const params = new Map<AnyNode, Set<string>>();
+  const uses: { fn: AnyNode; node: AnyNode; name: string }[] = [];
+  const innermost = (ancestors: AnyNode[]): AnyNode => {
+    for (let i = ancestors.length - 1; i >= 0; i--) if (isFunction(ancestors[i])) return ancestors[i];
+    return ast;
+  };
+  fullAncestor(ast, (node, _state, ancestors) => {
+    if (isFunction(node)) {
+      const names = new Set<string>();
+      for (const p of node.params) addPatternNames(p, names);
+      params.set(node, names);
+    }
+    if (node.type === "VariableDeclaration" && node.kind === "var") {
+      const fn = innermost(ancestors.slice(0, -1));
+      const vars = declared.get(fn) ?? new Map<string, number>();
+      for (const d of node.declarations) {
+        const names = new Set<string>();
+        addPatternNames(d.id, names);
+        for (const name of names) if (!vars.has(name)) vars.set(name, d.start);
+      }
+      declared.set(fn, vars);
+    }
+    if (node.type === "Identifier") uses.push({ fn: innermost(ancestors.slice(0, -1)), node, name: node.name });
+  });
+  return uses.filter((u) => {
+    const declaredAt = declared.get(u.fn)?.get(u.name);
+    return declaredAt !== undefined && u.node.start < declaredAt && !params.get(u.fn)?.has(u.name);
+  });
+}
+
 function at(node: AnyNode, rule: string, message: string): Problem {
   const start = node.loc ? node.loc.start : { line: 1, column: node.start };
   return { line: start.line, column: start.column + 1, rule, message };
@@ -144,6 +190,9 @@ export function checkBundle(source: string): Problem[] {
       if (missing) problems.push(at(node, "missing-property", missingPropertyMessage(missing)));
     }
   });
+  for (const u of varsUsedBeforeDeclaration(ast)) {
+    problems.push(at(u.node, "var-before-declaration", `${u.name} is used before its \`var\` in the same function: Espruino 2v29 does not hoist var, so this use reads or writes a variable of an outer scope (or a global); declare it before its first use.`));
+  }
   return problems.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 

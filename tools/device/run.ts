@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { asKeywords, pretokenise } from "../build/pretokenise";
 import { build, type BuildResult } from "../build/build";
 
 /** What one boot on the interpreter showed. */
@@ -56,12 +57,39 @@ const DEVICE_KEY = "sden-device-check-key-0123456789";
  * as .bootcde, a probe as .boot3 (run before it), the configuration and the key.
  */
 function flashInterpreter(bin: string, dir: string, bundleFile: string, probe: string, config: unknown): void {
-  const bundle = readFileSync(bundleFile, "latin1");
+  // Base64, as the pretokenised bundle's bytes (128 and up) would not survive a string literal.
+  const bundle = readFileSync(bundleFile).toString("base64");
   writeFileSync(
     join(dir, "store.js"),
-    `var S=require("Storage");S.write(".bootcde",${JSON.stringify(bundle)});S.write(".boot3",${JSON.stringify(probe)});S.write("sden.cfg",${JSON.stringify(JSON.stringify(config))});S.write("sden.key",${JSON.stringify(DEVICE_KEY)});quit();`,
+    `var S=require("Storage");S.write(".bootcde",atob(${JSON.stringify(bundle)}));S.write(".boot3",${JSON.stringify(probe)});S.write("sden.cfg",${JSON.stringify(JSON.stringify(config))});S.write("sden.key",${JSON.stringify(DEVICE_KEY)});quit();`,
   );
   run(bin, dir, ["store.js"], 20);
+}
+
+/**
+ * A program stored in a fresh interpreter flash in dir (the Linux build
+ * reads a script given on its command line as text up to its first NUL
+ * byte). Returns the arguments that run it from there.
+ */
+function storeProgram(bin: string, dir: string, code: Buffer): string[] {
+  writeFileSync(join(dir, "store.js"), `require("Storage").write("check",atob(${JSON.stringify(code.toString("base64"))}));quit();`);
+  run(bin, dir, ["store.js"], 20);
+  return ["-e", 'eval(require("Storage").read("check"))'];
+}
+
+/**
+ * A built check as a script for the interpreter's command line, pretokenised
+ * as the board stores code, and ending with quit(). The interpreter keeps a
+ * script as one native string, as a board with memory-mapped flash (Espruino
+ * WiFi, nRF52) keeps .bootcde; code in the Linux build's Storage is read from
+ * a file a few bytes at a time (src/jsflash.c, a flash string), which made
+ * the same reallocation 3.5 times slower. The script reads only up to its
+ * first 0 byte, so a literal whose raw bytes hold one stays text
+ * (pretokenise's withoutNul). Returns file.
+ */
+function script(r: BuildResult, file: string): string {
+  writeFileSync(file, Buffer.concat([pretokenise(readFileSync(r.file, "latin1"), true), Buffer.from("\nquit();\n")]));
+  return file;
 }
 
 /** The interpreter's output without its banner, prompts and blank lines. */
@@ -81,7 +109,7 @@ export function bootTwiceOnEspruino(bin: string, result: BuildResult): DeviceBoo
   const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8"));
   config.relays.forEach((r: { pin: string }, i: number) => (r.pin = "D" + i));
   config.meters.forEach((m: { pin: string }, i: number) => (m.pin = "D" + (10 + i)));
-  flashInterpreter(bin, dir, result.file, PROBE, config);
+  flashInterpreter(bin, dir, result.bootFile, PROBE, config);
   const boots: DeviceBoot[] = [];
   for (let expected = 1; expected <= 2; expected++) {
     const out = run(bin, dir, ["-e", ""], 30);
@@ -199,7 +227,7 @@ export async function loadedOnEspruino(bin: string, result: BuildResult): Promis
     });
     const srv = server;
     ticks = setInterval(() => srv.tick(), 500);
-    flashInterpreter(bin, dir, result.file, LOADED_PROBE, config);
+    flashInterpreter(bin, dir, result.bootFile, LOADED_PROBE, config);
     const out = await runAsync(bin, dir, ["-e", ""], 180);
     const lines = printedLines(out);
     const loaded = jsonAfter(lines, "--- loaded ");
@@ -285,15 +313,35 @@ export async function protocolOnEspruino(bin: string): Promise<ProtocolCheck> {
   ];
   const dir = mkdtempSync(join(tmpdir(), "sden-protocol-"));
   const file = join(dir, "check.js");
-  await build({ entryFile: fileURLToPath(new URL("./protocol-check.device.ts", import.meta.url)), outFile: file, define: { SDEN_CHECK: input } });
-  writeFileSync(file, readFileSync(file, "latin1") + "\nquit();\n", "latin1");
-  const out = run(bin, dir, [file], 60);
+  const r = await build({ entryFile: fileURLToPath(new URL("./protocol-check.device.ts", import.meta.url)), outFile: file, define: { SDEN_CHECK: input } });
+  const out = run(bin, dir, [script(r, file)], 60);
   if (/Uncaught|OUT OF MEMORY|ASSERT/.test(out)) throw new Error(`the protocol check failed on the interpreter:\n${out}`);
   const got = out.split("\n").map((l) => l.replace(/^>/, "").trimEnd()).filter((l) => /^(hmac|frame|mqtt|cbor) /.test(l));
   const mismatches: string[] = [];
   for (let i = 0; i < Math.max(got.length, want.length); i++) if (got[i] !== want[i]?.trimEnd()) mismatches.push(`device: ${got[i]}\n  node: ${want[i]}`);
   const memory = out.split("\n").find((l) => l.includes("memory "));
   return { mismatches, compared: want.length, usage: memory ? Number(JSON.parse(memory.slice(memory.indexOf("{"))).used) : NaN };
+}
+
+/**
+ * The interpreter's own tokeniser over the bundle (a function marked "ram"
+ * is stored pretokenised, src/jsparse.c), byte for byte against
+ * tools/build/pretokenise.ts: the board gets exactly what 2v29 would make
+ * of the text. Returns the first difference, or undefined.
+ */
+export function tokeniserOnEspruino(bin: string, result: BuildResult): string | undefined {
+  const dir = mkdtempSync(join(tmpdir(), "sden-tokens-"));
+  const text = readFileSync(result.file, "latin1");
+  // The same keywords for !0, !1 and void 0 as the build writes; the rest is the interpreter's doing.
+  const args = storeProgram(bin, dir, Buffer.from('(function(){"ram";' + asKeywords(text) + "})", "latin1"));
+  // Printed in parts of 600 bytes (a multiple of 3: each part is whole base64).
+  const out = run(bin, dir, [args[0], `var c=${args[1]}["\\xFFcod"];for(var i=0;i<c.length;i+=600)print("T:"+btoa(c.substr(i,600)));`], 60);
+  const got = Buffer.concat(out.split("\n").filter((l) => l.startsWith("T:")).map((l) => Buffer.from(l.slice(2).trim(), "base64")));
+  const want = readFileSync(result.bootFile);
+  if (Buffer.compare(got, want) === 0) return undefined;
+  let i = 0;
+  while (i < got.length && got[i] === want[i]) i++;
+  return `the interpreter's tokens (${got.length} bytes) and the build's (${want.length}) differ at byte ${i}: ${JSON.stringify(got.subarray(i - 20, i + 20).toString("latin1"))} against ${JSON.stringify(want.subarray(i - 20, i + 20).toString("latin1"))}`;
 }
 
 /** What the full local reallocation on the interpreter showed. */
@@ -327,8 +375,7 @@ export async function reallocOnEspruino(bin: string): Promise<ReallocCheck> {
   const runWith = async (runs: number): Promise<[string, number]> => {
     const file = join(dir, `realloc-${runs}.js`);
     if (!built.has(runs)) {
-      await build({ entryFile: fileURLToPath(new URL("./realloc.device.ts", import.meta.url)), outFile: file, define: { SDEN_CHECK: input, SDEN_RUNS: runs } });
-      writeFileSync(file, readFileSync(file, "latin1") + "\nquit();\n", "latin1");
+      script(await build({ entryFile: fileURLToPath(new URL("./realloc.device.ts", import.meta.url)), outFile: file, define: { SDEN_CHECK: input, SDEN_RUNS: runs } }), file);
       built.add(runs);
     }
     const r = spawnSync("bash", ["-c", 'timeout -k 1 120 "$1" "$2"; echo "--- cpu"; times', "_", bin, file], { cwd: dir, encoding: "latin1" });
@@ -371,7 +418,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   try {
     const boots = bootTwiceOnEspruino(bin, result);
     boots.forEach((b, i) => console.log(`--- boot ${i + 1}\n${b.lines.join("\n")}`));
-    console.log(`\ndevice boot ok: ${result.bytes} bytes booted twice from .bootcde on Espruino 2v29, router ${result.version} running, totals restored`);
+    console.log(`\ndevice boot ok: ${result.bootBytes} bytes (pretokenised; ${result.bytes} as text) booted twice from .bootcde on Espruino 2v29, router ${result.version} running, totals restored`);
+    const tokens = tokeniserOnEspruino(bin, result);
+    if (tokens) throw new Error(tokens);
+    console.log(`tokens ok: the interpreter's own tokeniser makes the same ${result.bootBytes} bytes of the bundle as the build`);
     const p = await protocolOnEspruino(bin);
     if (p.mismatches.length > 0) throw new Error(`protocol check: ${p.mismatches.length} of ${p.compared} results differ from Node:\n${p.mismatches.join("\n")}`);
     const r = await reallocOnEspruino(bin);

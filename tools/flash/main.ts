@@ -165,19 +165,17 @@ export async function prepare(o: FlashOptions): Promise<Prepared> {
   if (placeheld.length) o.log(`  dry run: no ${placeheld.join(", ")} given; a placeholder stands in (a real flash needs ${placeheld.map((k) => SECRET_SOURCES[k]).join(", ")} or the secrets file)`);
   const boardFile = o.boardFile ?? boardFileFor(config.board.board);
   if (!existsSync(boardFile)) throw new FlashError("find the board description", `${boardFile} does not exist`, "give one with --board-file, or pick a board in tools/flash/boards/");
+  // The same bundle for every board: the configuration goes to its own file (step "files").
   const outFile = join(root, "build/flash/router.js");
-  const configFile = join(root, "build/flash/board.config.json");
-  mkdirSync(dirname(outFile), { recursive: true });
-  // The build bakes in the board's configuration as defaults (without the flasher's section).
-  writeFileSync(configFile, JSON.stringify(config.board, null, 2));
   let built;
   try {
-    built = await build({ configFile, outFile });
+    built = await build({ outFile });
   } catch (e) {
     throw new FlashError("build the bundle", (e as Error).message, "npm run build shows the same error with its file and line");
   }
-  const bundle = readFileSync(built.file, "latin1");
-  o.log(`  bundle: ${built.bytes} bytes, firmware ${built.version}`);
+  // Pretokenised, as Espruino's own uploaders store code (tools/build/pretokenise.ts).
+  const bundle = readFileSync(built.bootFile, "latin1");
+  o.log(`  bundle: ${built.bootBytes} bytes pretokenised (${built.bytes} as minified text), firmware ${built.version}`);
   const steps = planUpload({
     bundle,
     chunkBytes: o.chunkBytes,
@@ -209,7 +207,7 @@ function describeSecrets(config: FlashConfig, s: Secrets & { placeheld: SecretNa
 /** --dry-run: every step printed, and what each would send written to outDir (secrets masked). */
 export function writeDryRun(p: Prepared, outDir: string, log: (line: string) => void): void {
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, "router.js"), p.bundle, "latin1");
+  writeFileSync(join(outDir, "router.bootcde"), p.bundle, "latin1");
   writeFileSync(join(outDir, "sden.cfg"), JSON.stringify(p.config.board));
   const plan: string[] = [`# npm run flash: firmware ${p.version}, ${p.steps.length} steps to ${p.target.port}`];
   p.steps.forEach((s, i) => {

@@ -156,9 +156,11 @@ export class World {
     await w.connectServer();
     o.beforeStart?.(w);
     const firmware = o.firmware;
-    // What the flasher writes: the key, and for other firmware the configuration (the sources get it as their defaults).
-    const files: [string, Uint8Array][] = [[KEY_FILE, w.key]];
-    if (firmware) files.push([CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(w.config)))]);
+    // What the flasher writes: the key and the configuration.
+    const files: [string, Uint8Array][] = [
+      [KEY_FILE, w.key],
+      [CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(w.config)))],
+    ];
     w.board.start((hal) => {
       // A store wiped by a cut compaction has lost the key (on a real board
       // the firmware too): the technician flashes the board again, and the
@@ -170,7 +172,7 @@ export class World {
       for (const [name, bytes] of stale) hal.flash.write(name, bytes);
       if (stale.length > 0) w.reflashes++;
       if (firmware) firmware(hal);
-      else w.router = bootRouter(hal, { version: "0.2.0+sim", defaults: w.config });
+      else w.router = bootRouter(hal, { version: "0.2.0+sim" });
     });
     return w;
   }
