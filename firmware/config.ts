@@ -1,7 +1,8 @@
-// The router's configuration: what flash.config.json holds, what the build
-// bakes in as defaults and what the board reads from flash at boot. One
-// validator serves the build (tools/build) and the boot, so a wrong value is
-// refused with the same message in both places, naming the field and the fix.
+// The router's configuration: what flash.config.json holds, what the
+// flasher writes to the board (sden.cfg) and what the board reads from flash
+// at boot. One validator serves the flasher (tools/flash), the boot and the
+// console's pairing calls, so a wrong value is refused with the same message
+// in each place, naming the field and the fix.
 
 import { TOPIC_ID_MAX, isTopicId } from "../protocol/topics";
 

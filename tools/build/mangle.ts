@@ -23,8 +23,8 @@
 //                - what the console exposes (the second argument of every
 //                  Console.expose call: R's methods, their parameters and
 //                  results: RouterStatus, RequestSpec, RequestAnswer, R.requests()),
-//                - the board configuration (RouterConfig: sden.cfg and the
-//                  baked-in flash.config.json),
+//                - the board configuration (RouterConfig: sden.cfg, as the
+//                  flasher writes it from flash.config.json),
 //                - data that comes in as `unknown`/`any` and is cast to a shape,
 //                - what JSON.stringify writes, for-in and Object.keys list,
 //                - objects indexed with a string that is not a literal,

@@ -32,7 +32,7 @@ import { buildScenario, type ApplianceRequest, type Outage, type Scenario, type 
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** The board's configuration of the project (flash.config.json), as the build bakes it in. */
+/** The board's configuration of the project (flash.config.json), as the flasher writes it (sden.cfg). */
 export function projectConfig(): RouterConfig {
   return JSON.parse(readFileSync(join(root, "flash.config.json"), "utf8")) as RouterConfig;
 }
