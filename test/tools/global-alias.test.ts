@@ -35,6 +35,7 @@ describe("tools/build/global-alias: built-ins as locals of the bundle", () => {
     expect(() => aliasGlobals("(function(){function f(Math){return Math}out.push(Math.E,Math.PI,Math.LN2,Math.SQRT2)})();")).toThrow(/declares a Math of its own/);
     expect(() => aliasGlobals("(function(){out.push({JSON})})();")).toThrow(/\{JSON\}/);
     expect(() => aliasGlobals("out.push(Math.E)")).toThrow(/wrapper function/);
+    expect(() => aliasGlobals("(function(){Math=1;out.push(Math.E,Math.PI,Math.LN2)})();")).toThrow(/assigns to Math/);
   });
 
   it("runs random programs over the built-ins to the same results", () => {

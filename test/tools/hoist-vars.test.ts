@@ -15,6 +15,7 @@ describe("tools/build/hoist-vars: a var after its use moved to the top of its fu
     expect(late(out)).toEqual([]);
   });
 
+  // Node hoists var itself: running the output there only shows it is still the same program.
   it("keeps a declaration that is the body of an if a statement", () => {
     const out = hoistLateVars("function f(a){a&&(s=1);if(a)var s;return s}");
     expect(out).toBe("function f(a){var s;a&&(s=1);if(a);return s}");

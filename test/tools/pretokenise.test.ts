@@ -3,6 +3,7 @@
 // also compares the whole bundle with the interpreter's own tokeniser.
 
 import { readFileSync } from "node:fs";
+import * as vm from "node:vm";
 import * as acorn from "acorn";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -109,6 +110,38 @@ const statement = fc.oneof(
   fc.tuple(expr, expr).map(([a, b]) => join("switch(", a, "){case", " ", b, ":do{}while(0);default:throw", " ", a, "}")),
   fc.tuple(expr, expr).map(([a, b]) => join("try{x=", a, "}catch(e){x=", b, "}finally{delete", " ", "e.x}")),
 );
+
+/** What an expression gives in Node, or the kind of error it throws. */
+function value(code: string): string {
+  try {
+    const v = vm.runInNewContext("(" + code + ")");
+    return typeof v + ":" + JSON.stringify(v);
+  } catch (e) {
+    return "throws " + (e as Error).name;
+  }
+}
+
+describe("asKeywords over random expressions", () => {
+  it("gives the same value as the expression it rewrote", () => {
+    const atom = fc.constantFrom("!0", "!1", "void 0", "0", "1", "2.5", "'s'", "[1]", "({a:1})", "null");
+    const { e } = fc.letrec<{ e: string }>((tie) => ({
+      e: fc.oneof(
+        { depthSize: "small" },
+        atom,
+        fc.tuple(fc.constantFrom("!", "- ", "+ ", "~", "typeof ", "void "), tie("e")).map(([o, x]) => o + x),
+        fc.tuple(tie("e"), fc.constantFrom("+", "-", "*", "/", "==", "===", "!=", "<", ">=", "&&", "||", "&", "|", "^", "<<", ">>>", " in "), tie("e")).map(([x, o, y]) => "(" + x + ")" + o + "(" + y + ")"),
+        fc.tuple(tie("e"), tie("e"), tie("e")).map(([c, x, y]) => c + "?" + x + ":" + y),
+        fc.tuple(tie("e"), tie("e")).map(([x, y]) => "[" + x + "," + y + "]"),
+      ),
+    }));
+    fc.assert(
+      fc.property(e, (code) => {
+        expect(value(asKeywords(code))).toBe(value(code));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
 
 describe("pretokenise over random programs", () => {
   it("reads back to the same syntax tree as the program it was made from", () => {

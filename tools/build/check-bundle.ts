@@ -115,43 +115,82 @@ export function isFunction(n: AnyNode): n is FunctionNode {
 }
 
 /**
- * Names used in a function before its `var` declares them. 2v29 does not
- * hoist `var` (measured: `function f(){i=5;var i}` sets a global i), so
- * such a use reads or writes a variable of an outer scope. terser writes
+ * Names used before the `var` that declares them in their function, there
+ * or in a function inside it. 2v29 does not hoist `var` (measured:
+ * `function f(){i=5;var i}` sets a global i), so such a use reads or writes
+ * a variable of an outer scope, unless the `var` has run by then (a
+ * function inside may be called later: counted all the same). terser writes
  * this when it inlines a function with parameters (`(i=x)>32?i-32:0;var i`):
  * the build moves such a declaration to the top of its function
  * (tools/build/hoist-vars.ts), and this finds any it could not move.
+ * fn: the function whose `var` it is.
  */
 export function varsUsedBeforeDeclaration(ast: Program): { node: AnyNode; name: string; fn: AnyNode }[] {
-  const declared = new Map<AnyNode, Map<string, number>>();
-  const params = new Map<AnyNode, Set<string>>();
-  const uses: { fn: AnyNode; node: AnyNode; name: string }[] = [];
-  const innermost = (ancestors: AnyNode[]): AnyNode => {
-    for (let i = ancestors.length - 1; i >= 0; i--) if (isFunction(ancestors[i])) return ancestors[i];
-    return ast;
+  const vars = new Map<AnyNode, Map<string, number>>();
+  // Names a function binds otherwise: parameters, let, const, class, function, catch.
+  const bound = new Map<AnyNode, Set<string>>();
+  const uses: { chain: AnyNode[]; node: AnyNode; name: string }[] = [];
+  const functions = (ancestors: AnyNode[]): AnyNode[] => [...ancestors.filter(isFunction).reverse(), ast];
+  const bind = (fn: AnyNode, names: Set<string>): void => {
+    const set = bound.get(fn) ?? new Set<string>();
+    for (const n of names) set.add(n);
+    bound.set(fn, set);
   };
   fullAncestor(ast, (node, _state, ancestors) => {
+    const outer = ancestors.slice(0, -1);
+    const names = new Set<string>();
     if (isFunction(node)) {
-      const names = new Set<string>();
       for (const p of node.params) addPatternNames(p, names);
-      params.set(node, names);
-    }
-    if (node.type === "VariableDeclaration" && node.kind === "var") {
-      const fn = innermost(ancestors.slice(0, -1));
-      const vars = declared.get(fn) ?? new Map<string, number>();
-      for (const d of node.declarations) {
-        const names = new Set<string>();
-        addPatternNames(d.id, names);
-        for (const name of names) if (!vars.has(name)) vars.set(name, d.start);
+      bind(node, names);
+      if (node.type === "FunctionDeclaration" && node.id) bind(functions(outer)[0], new Set([node.id.name]));
+    } else if (node.type === "VariableDeclaration") {
+      for (const d of node.declarations) addPatternNames(d.id, names);
+      const fn = functions(outer)[0];
+      if (node.kind !== "var") bind(fn, names);
+      else {
+        const at = vars.get(fn) ?? new Map<string, number>();
+        for (const name of names) if (!at.has(name)) at.set(name, node.start);
+        vars.set(fn, at);
       }
-      declared.set(fn, vars);
+    } else if (node.type === "ClassDeclaration" && node.id) bind(functions(outer)[0], new Set([node.id.name]));
+    else if (node.type === "CatchClause") {
+      addPatternNames(node.param, names);
+      bind(functions(outer)[0], names);
+    } else if (node.type === "Identifier") uses.push({ chain: functions(outer), node, name: node.name });
+  });
+  const found: { node: AnyNode; name: string; fn: AnyNode }[] = [];
+  for (const u of uses) {
+    // The function whose binding the name is: the innermost that binds it.
+    for (const fn of u.chain) {
+      const at = vars.get(fn)?.get(u.name);
+      if (at !== undefined) {
+        if (u.node.start < at && !bound.get(fn)?.has(u.name)) found.push({ node: u.node, name: u.name, fn });
+        break;
+      }
+      if (bound.get(fn)?.has(u.name)) break;
     }
-    if (node.type === "Identifier") uses.push({ fn: innermost(ancestors.slice(0, -1)), node, name: node.name });
+  }
+  return found;
+}
+
+/**
+ * `var` declarations inside a block (or in the head of a loop inside
+ * one). 2v29 makes the variable when the statement runs, so a use in
+ * another branch reads or writes an outer variable (measured:
+ * `if(a){var s=1}else{s=2}` set a global s).
+ */
+export function varsInBlocks(ast: Program): AnyNode[] {
+  const found: AnyNode[] = [];
+  fullAncestor(ast, (node, _state, ancestors) => {
+    if (node.type !== "VariableDeclaration" || node.kind !== "var") return;
+    // A loop's head runs when the loop does: where the loop stands is what counts.
+    const up = ancestors.length - 2 - (ancestors[ancestors.length - 2].type.startsWith("For") ? 1 : 0);
+    const parent = ancestors[up];
+    const grand = ancestors[up - 1];
+    if (parent.type === "Program" || (parent.type === "BlockStatement" && grand && isFunction(grand))) return;
+    found.push(node);
   });
-  return uses.filter((u) => {
-    const declaredAt = declared.get(u.fn)?.get(u.name);
-    return declaredAt !== undefined && u.node.start < declaredAt && !params.get(u.fn)?.has(u.name);
-  });
+  return found;
 }
 
 function at(node: AnyNode, rule: string, message: string): Problem {
@@ -190,6 +229,9 @@ export function checkBundle(source: string): Problem[] {
       if (missing) problems.push(at(node, "missing-property", missingPropertyMessage(missing)));
     }
   });
+  for (const v of varsInBlocks(ast)) {
+    problems.push(at(v, "var-in-block", "a `var` inside a block: Espruino 2v29 makes it only when the statement runs, so a use elsewhere in the function reads or writes a variable of an outer scope; declare it at the top of the function, or use let."));
+  }
   for (const u of varsUsedBeforeDeclaration(ast)) {
     problems.push(at(u.node, "var-before-declaration", `${u.name} is used before its \`var\` in the same function: Espruino 2v29 does not hoist var, so this use reads or writes a variable of an outer scope (or a global); declare it before its first use.`));
   }

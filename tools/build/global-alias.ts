@@ -69,6 +69,7 @@ export function aliasGlobals(code: string): { code: string; aliased: string[] } 
     // A property's name, not the global: `a.Math`, `{Math: 1}`, a method `Math() {}`.
     const named = parent && (parent.type === "MemberExpression" || parent.type === "Property" || parent.type === "MethodDefinition" || parent.type === "PropertyDefinition");
     if (named && !parent.computed && (parent.property === x || parent.key === x)) return;
+    if ((parent?.type === "AssignmentExpression" && parent.left === x) || parent?.type === "UpdateExpression") throw new Error(`global-alias: the bundle assigns to ${name} at ${x.start}; its alias is a constant`);
     if (declares(parent, x)) declared.add(name);
     else uses.set(name, [...(uses.get(name) ?? []), x.start]);
   });

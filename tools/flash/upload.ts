@@ -79,7 +79,7 @@ export function netFileText(net: BoardFiles["net"]): string {
 }
 
 export interface PlanOptions {
-  /** The built bundle (ASCII). */
+  /** The built bundle as the board stores it: pretokenised bytes (tools/build/pretokenise.ts), one char per byte. */
   bundle: string;
   files: BoardFiles;
   /** Raw bytes of bundle per chunk step. */
