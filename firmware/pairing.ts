@@ -2,10 +2,11 @@
 // list, pair, unpair and identify clients, test a pulse input, set the
 // console password.
 //
-// The configuration the flasher wrote (sden.cfg) is never rewritten here: Storage replaces a file by erasing it first, so a
-// power cut in between would leave none. A pairing change saves the whole
-// new configuration as a crash-safe record instead, tagged with the CRC-32
-// of the configuration it was made from; at boot it wins only while that
+// The configuration the flasher wrote (sden.cfg) is never rewritten here:
+// Storage replaces a file by erasing it first, so a power cut in between
+// would leave none. A pairing change saves the whole new configuration as a
+// crash-safe record instead, tagged with the CRC-32 of the configuration it
+// was made from; at boot it wins only while that
 // configuration is unchanged, so a newly flashed one replaces the console's
 // pairings. The router then restarts: the agent's per-client tables are
 // sized at boot, a restart keeps everything accepted (the journal) and the
@@ -108,14 +109,14 @@ export function records(hal: Hal, name: string, fileBytes: number, leave?: numbe
  */
 export function loadConfig(hal: Hal): LoadedConfig {
   const stored = hal.flash.read(CONFIG_FILE);
-  const rec = records(hal, PAIR_RECORDS, PAIR_RECORD_BYTES).load();
-  const base = stored ? hal.system.crc32(stored) : 0;
   // config is set below, unless there is none.
-  const l = { origin: CONFIG_FILE, baseCrc: base, top: 0 } as LoadedConfig;
+  const l = { origin: CONFIG_FILE, baseCrc: 0, top: 0 } as LoadedConfig;
   if (!stored) {
     l.refused = [CONFIG_FILE + ": not in flash; npm run flash writes it"];
     return l;
   }
+  const base = (l.baseCrc = hal.system.crc32(stored));
+  const rec = records(hal, PAIR_RECORDS, PAIR_RECORD_BYTES).load();
   // The record is the JSON of [base CRC, top, configuration] (save()): one made from another base is not parsed.
   const t = rec ? bytesToString(rec) : "";
   try {
