@@ -45,11 +45,11 @@
 //                 would pass the fuse (the agent's own E_FUSE rule), or
 //                 islanded the battery's power.
 //
-// Work per call: O(requests x slots) (a profile: x its length); no object
-// is made per call, every array once (the first availability()). On the
-// 2v29 interpreter a full reallocation of 32 requests of 16 clients over
-// 144 slots takes about 290 ms of CPU on a desktop core (npm run
-// test:device measures it). The interpreter runs source text: a hot loop
+// Work per call: O(requests x slots) (a profile: x its length); every
+// array is made once (the first availability()), and a call makes only
+// short-lived views of them (subarray). On the 2v29 interpreter a full
+// reallocation of 32 requests of 16 clients over 144 slots takes about
+// 280 ms of CPU on a desktop core (npm run test:device measures it). The interpreter runs source text: a hot loop
 // pays for every token and for finding each name, so the loops live in
 // small methods whose arrays are parameters, and a phase that cannot add
 // anything is skipped.

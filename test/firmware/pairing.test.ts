@@ -15,7 +15,7 @@ import { SimBoard } from "../../hal/sim/board";
 import { SimFlash } from "../../hal/sim/flash";
 import type { Firmware } from "../../hal/sim/board";
 import { build } from "../../tools/build/build";
-import { World } from "../../tools/sim/world";
+import { flashConfig, World } from "../../tools/sim/world";
 import { bundleFirmware } from "../support/espruino-standin";
 
 const project = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8")) as RouterConfig;
@@ -44,7 +44,7 @@ const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
 /** A board flashed with c as sden.cfg (as the flasher writes it), or with none (inFlash false). */
 function boot(c: RouterConfig = config, inFlash = true, flash?: SimFlash, firmware?: Firmware) {
   const board = new SimBoard({ flash });
-  if (inFlash) board.flash.write(CONFIG_FILE, bytes(JSON.stringify(c)));
+  if (inFlash) flashConfig(board.flash, c);
   board.start(
     firmware ??
       ((hal) => {
@@ -109,7 +109,7 @@ describe("R.pair()", () => {
     board.run(2000);
     board.powerCut();
     expect(names(R().clients())).toEqual([...project.clients!.map((c) => c.name), "pool-pump"]);
-    board.flash.write(CONFIG_FILE, bytes(JSON.stringify({ ...config, clients: project.clients!.slice(0, 1) })));
+    flashConfig(board.flash, { ...config, clients: project.clients!.slice(0, 1) });
     board.powerCut();
     expect(names(R().clients())).toEqual(["washer"]);
   });

@@ -5,9 +5,10 @@ import * as net from "node:net";
 import { readFileSync } from "node:fs";
 import * as mqtt from "mqtt-packet";
 import { afterEach, describe, expect, it } from "vitest";
-import { CONFIG_FILE, KEY_FILE, NET_FILE, bootRouter } from "../../firmware/router";
+import { KEY_FILE, NET_FILE, bootRouter } from "../../firmware/router";
 import type { RouterConfig } from "../../firmware/config";
 import { SimBoard } from "../../hal/sim/board";
+import { flashConfig } from "../../tools/sim/world";
 
 const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8")) as RouterConfig;
 const bytes = (s: string) => new Uint8Array(Buffer.from(s, "latin1"));
@@ -30,7 +31,7 @@ async function firstPacket(netFile?: string): Promise<mqtt.IConnectPacket> {
   const board = new SimBoard();
   board.flash.write(KEY_FILE, bytes("k".repeat(32)));
   if (netFile !== undefined) board.flash.write(NET_FILE, bytes(netFile));
-  board.flash.write(CONFIG_FILE, bytes(JSON.stringify({ ...config, flash: undefined, broker: { host: "127.0.0.1", port, keepAliveS: 60 } })));
+  flashConfig(board.flash, { ...config, flash: undefined, broker: { host: "127.0.0.1", port, keepAliveS: 60 } });
   board.start((hal) => bootRouter(hal, { version: "1.2.3+test" }));
   // Real sockets under a virtual clock: time and Node's event loop take turns.
   let p: mqtt.Packet | undefined;

@@ -9,13 +9,14 @@ import { JOURNAL_FILE_BYTES, JOURNAL_NAME } from "../../firmware/agent";
 import type { RouterConfig } from "../../firmware/config";
 import { SimBoard } from "../../hal/sim/board";
 import { SimFlash } from "../../hal/sim/flash";
+import { flashConfig } from "../../tools/sim/world";
 
 const config = JSON.parse(readFileSync(new URL("../../flash.config.json", import.meta.url), "utf8")) as RouterConfig;
 
 /** A board flashed with c as sden.cfg, as the flasher writes it; then prepare. */
 function boot(c: unknown = config, prepare?: (b: SimBoard) => void, pins?: string[], flash?: SimFlash) {
   const board = new SimBoard({ pins, flash });
-  board.flash.write(CONFIG_FILE, ascii(JSON.stringify(c)));
+  flashConfig(board.flash, c);
   prepare?.(board);
   let router: Router | undefined;
   board.start((hal) => {
@@ -83,7 +84,7 @@ describe("router boot and R.status()", () => {
 
   it("refuses a bad configuration in flash, names the field and holds every relay off", () => {
     const bad = { ...config, fuseLimitW: -5, relays: config.relays.map((r) => ({ ...r, bootOn: true })) };
-    const { board, status } = boot(config, (b) => b.flash.write(CONFIG_FILE, ascii(JSON.stringify(bad))));
+    const { board, status } = boot(config, (b) => flashConfig(b.flash, bad));
     const s = status();
     expect(s.state).toBe("config-error");
     expect(s.errors).toContainEqual(expect.stringMatching(/^fuseLimitW: /));

@@ -17,7 +17,7 @@ import { bootRouter, CONFIG_FILE, KEY_FILE } from "../../firmware/router";
 import { RQ_STATE_NAMES } from "../../firmware/requests";
 import { SimBoard } from "../../hal/sim/board";
 import { build, type BuildResult } from "../../tools/build/build";
-import { projectConfig, World } from "../../tools/sim/world";
+import { flashConfig, projectConfig, World } from "../../tools/sim/world";
 import { bundleFirmware } from "../support/espruino-standin";
 
 /** The console as a technician uses it (firmware/router.ts bootRouter). */
@@ -47,7 +47,7 @@ async function closedPort(): Promise<number> {
 /** A board with the configuration and a 32-byte key in flash, as the flasher leaves it. */
 function flashedBoard(config: RouterConfig): SimBoard {
   const board = new SimBoard();
-  board.flash.write(CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(config))));
+  flashConfig(board.flash, config);
   board.flash.write(KEY_FILE, new Uint8Array(32).map((_, i) => i + 1));
   return board;
 }

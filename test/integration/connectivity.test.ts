@@ -12,8 +12,9 @@ import * as mp from "mqtt-packet";
 import type { Packet } from "mqtt-packet";
 import { describe, expect, it } from "vitest";
 import type { RouterConfig } from "../../firmware/config";
-import { bootRouter, CONFIG_FILE, KEY_FILE, type Router, type RouterStatus } from "../../firmware/router";
+import { bootRouter, KEY_FILE, type Router, type RouterStatus } from "../../firmware/router";
 import { SimBoard } from "../../hal/sim/board";
+import { flashConfig } from "../../tools/sim/world";
 import type { Socket, SocketOptions } from "../../hal/types";
 import { decodeCbor, type CborValue } from "../../protocol/cbor";
 import { seal } from "../../protocol/envelope";
@@ -73,7 +74,7 @@ class Rig {
   constructor(over: Partial<RouterConfig> = {}) {
     this.board.flash.write(KEY_FILE, KEY);
     const cfg = { ...config, ...over };
-    this.board.flash.write(CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(cfg))));
+    flashConfig(this.board.flash, cfg);
     this.board.start((hal) => {
       const router = (this.router = bootRouter({ ...hal, connect: (o) => this.connect(o) }, { version: "9.9.9+conn" }));
       // Every switching on, with what the agent's plan held at that moment.

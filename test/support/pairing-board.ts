@@ -6,9 +6,9 @@
 // "pump-meter" on D21).
 
 import type { RouterConfig } from "../../firmware/config";
-import { bootRouter, CONFIG_FILE } from "../../firmware/router";
+import { bootRouter } from "../../firmware/router";
 import { SimBoard } from "../../hal/sim/board";
-import { projectConfig } from "../../tools/sim/world";
+import { flashConfig, projectConfig } from "../../tools/sim/world";
 
 export const SPARE_RELAY_PIN = "D23";
 export const PUMP_METER_PIN = "D21";
@@ -25,7 +25,7 @@ export function pairingConfig(): RouterConfig {
 /** The router booted on a fresh simulated board; at every boot again (R.pair and R.unpair restart it). */
 export function pairingBoard(config: RouterConfig = pairingConfig()): SimBoard {
   const board = new SimBoard();
-  board.flash.write(CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(config))));
+  flashConfig(board.flash, config);
   board.start((hal) => {
     bootRouter(hal, { version: "0.6.0+pairing-test" });
   });

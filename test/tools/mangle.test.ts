@@ -4,10 +4,10 @@
 
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { bootRouter, CONFIG_FILE } from "../../firmware/router";
+import { bootRouter } from "../../firmware/router";
 import { SimBoard } from "../../hal/sim/board";
 import { manglePattern, manglePlan } from "../../tools/build/mangle";
-import { projectConfig } from "../../tools/sim/world";
+import { flashConfig, projectConfig } from "../../tools/sim/world";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const router = manglePlan(root, fileURLToPath(new URL("../../firmware/main.ts", import.meta.url)));
@@ -40,7 +40,7 @@ describe("the names the device bundle shortens", () => {
 
   it("never a name of the console: R's methods, R.status(), R.request()'s spec and answer, R.requests()", () => {
     const board = new SimBoard();
-    board.flash.write(CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(projectConfig()))));
+    flashConfig(board.flash, projectConfig());
     board.start((hal) => bootRouter(hal, { version: "test" }));
     const R = board.globals.R as { [name: string]: (...a: unknown[]) => unknown };
     const seen = new Set(Object.keys(R));

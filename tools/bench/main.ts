@@ -7,11 +7,12 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build, type BuildResult } from "../build/build";
 import { bootTwiceOnEspruino, loadedOnEspruino, median, reallocOnEspruino } from "../device/run";
-import { bootRouter, CONFIG_FILE, type Router } from "../../firmware/router";
+import { bootRouter, type Router } from "../../firmware/router";
 import { VirtualClock } from "../../hal/sim/clock";
 import { SimBoard } from "../../hal/sim/board";
 import { SimulatedHome } from "../sim/home";
 import { seededRandom } from "../sim/random";
+import { flashConfig } from "../sim/world";
 import { line } from "./line";
 import { protocolBench } from "./protocol";
 import { dayBench } from "./day";
@@ -73,7 +74,7 @@ function clock(): void {
 function metering(): void {
   const config = JSON.parse(readFileSync(join(root, "flash.config.json"), "utf8"));
   const board = new SimBoard();
-  board.flash.write(CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(config))));
+  flashConfig(board.flash, config);
   let router: Router | undefined;
   board.start((hal) => {
     router = bootRouter(hal, { version: "bench" });
@@ -101,7 +102,7 @@ function powerCuts(days: number, cuts: number): void {
   const config = JSON.parse(readFileSync(join(root, "flash.config.json"), "utf8"));
   const random = seededRandom(7);
   const board = new SimBoard();
-  board.flash.write(CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(config))));
+  flashConfig(board.flash, config);
   const home = new SimulatedHome(board, config.meters, { dayOfYear: 172, annualKwh: 4000, kWp: 6, random });
   let router: Router | undefined;
   let worstLossWh = 0;

@@ -83,7 +83,7 @@ function addPatternNames(pattern: AnyNode | null | undefined, names: Set<string>
 // built-in only when no scope of the bundle declares its own `Map`; being
 // coarser than real scoping errs on the side of silence for odd code, and
 // minified bundles rename their locals anyway.
-function declaredNames(ast: Program): Set<string> {
+export function declaredNames(ast: Program): Set<string> {
   const names = new Set<string>();
   fullAncestor(ast, (node) => {
     switch (node.type) {

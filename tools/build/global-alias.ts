@@ -20,6 +20,7 @@
 
 import * as acorn from "acorn";
 import * as walk from "acorn-walk";
+import { declaredNames } from "./check-bundle";
 
 /** Built-ins that may be aliased. */
 const BUILT_INS = ["Math", "JSON", "Object", "Array", "String", "Number", "Uint8Array", "Uint16Array", "Uint32Array", "Int8Array", "Int16Array", "Int32Array", "Float32Array", "Float64Array"];
@@ -30,25 +31,6 @@ const PREFIX = "sden_builtin_";
 
 type Node = acorn.Node & { [key: string]: unknown };
 
-function declares(parent: Node | undefined, x: Node): boolean {
-  if (!parent) return false;
-  switch (parent.type) {
-    case "VariableDeclarator":
-      return parent.id === x;
-    case "FunctionDeclaration":
-    case "FunctionExpression":
-    case "ArrowFunctionExpression":
-      return parent.id === x || (parent.params as Node[]).includes(x);
-    case "ClassDeclaration":
-    case "ClassExpression":
-      return parent.id === x;
-    case "CatchClause":
-      return parent.param === x;
-    default:
-      return false;
-  }
-}
-
 /**
  * Rewrites code, wrapped in a function as esbuild's banner writes it
  * (`(function(){...})();`), with a local for each built-in it names at
@@ -58,8 +40,9 @@ export function aliasGlobals(code: string): { code: string; aliased: string[] } 
   const wrapper = /^\(function\(\)\{/.exec(code);
   if (!wrapper) throw new Error("global-alias: the bundle does not start with its wrapper function");
   const ast = acorn.parse(code, { ecmaVersion: 2020, sourceType: "script" });
+  const declared = declaredNames(ast);
+  for (const name of BUILT_INS) if (declared.has(name)) throw new Error(`global-alias: the bundle declares a ${name} of its own; the pass cannot tell it from the built-in`);
   const uses = new Map<string, number[]>();
-  const declared = new Set<string>();
   walk.fullAncestor(ast, (n, _state, ancestors) => {
     const x = n as Node;
     if (x.type !== "Identifier" || !BUILT_INS.includes(x.name as string)) return;
@@ -70,10 +53,8 @@ export function aliasGlobals(code: string): { code: string; aliased: string[] } 
     const named = parent && (parent.type === "MemberExpression" || parent.type === "Property" || parent.type === "MethodDefinition" || parent.type === "PropertyDefinition");
     if (named && !parent.computed && (parent.property === x || parent.key === x)) return;
     if ((parent?.type === "AssignmentExpression" && parent.left === x) || parent?.type === "UpdateExpression") throw new Error(`global-alias: the bundle assigns to ${name} at ${x.start}; its alias is a constant`);
-    if (declares(parent, x)) declared.add(name);
-    else uses.set(name, [...(uses.get(name) ?? []), x.start]);
+    uses.set(name, [...(uses.get(name) ?? []), x.start]);
   });
-  for (const name of declared) if (uses.has(name)) throw new Error(`global-alias: the bundle declares a ${name} of its own; the pass cannot tell it from the built-in`);
   const aliased = BUILT_INS.filter((name) => (uses.get(name)?.length ?? 0) >= MIN_USES);
   if (aliased.length === 0) return { code, aliased };
   // From the end, so that positions hold.

@@ -67,17 +67,6 @@ function flashInterpreter(bin: string, dir: string, bundleFile: string, probe: s
 }
 
 /**
- * A program stored in a fresh interpreter flash in dir (the Linux build
- * reads a script given on its command line as text up to its first NUL
- * byte). Returns the arguments that run it from there.
- */
-function storeProgram(bin: string, dir: string, code: Buffer): string[] {
-  writeFileSync(join(dir, "store.js"), `require("Storage").write("check",atob(${JSON.stringify(code.toString("base64"))}));quit();`);
-  run(bin, dir, ["store.js"], 20);
-  return ["-e", 'eval(require("Storage").read("check"))'];
-}
-
-/**
  * A built check as a script for the interpreter's command line, pretokenised
  * as the board stores code, and ending with quit(). The interpreter keeps a
  * script as one native string, as a board with memory-mapped flash (Espruino
@@ -331,11 +320,13 @@ export async function protocolOnEspruino(bin: string): Promise<ProtocolCheck> {
  */
 export function tokeniserOnEspruino(bin: string, result: BuildResult): string | undefined {
   const dir = mkdtempSync(join(tmpdir(), "sden-tokens-"));
-  const text = readFileSync(result.file, "latin1");
   // The same keywords for !0, !1 and void 0 as the build writes; the rest is the interpreter's doing.
-  const args = storeProgram(bin, dir, Buffer.from('(function(){"ram";' + asKeywords(text) + "})", "latin1"));
+  const text = '(function(){"ram";' + asKeywords(readFileSync(result.file, "latin1")) + "})";
+  // Stored, then read from Storage: the tokenised copy is then the only one in memory.
+  writeFileSync(join(dir, "store.js"), `require("Storage").write("src",${JSON.stringify(text)});quit();`);
+  run(bin, dir, ["store.js"], 20);
   // Printed in parts of 600 bytes (a multiple of 3: each part is whole base64).
-  const out = run(bin, dir, [args[0], `var c=${args[1]}["\\xFFcod"];for(var i=0;i<c.length;i+=600)print("T:"+btoa(c.substr(i,600)));`], 60);
+  const out = run(bin, dir, ["-e", 'var c=eval(require("Storage").read("src"))["\\xFFcod"];for(var i=0;i<c.length;i+=600)print("T:"+btoa(c.substr(i,600)));'], 60);
   const got = Buffer.concat(out.split("\n").filter((l) => l.startsWith("T:")).map((l) => Buffer.from(l.slice(2).trim(), "base64")));
   const want = readFileSync(result.bootFile);
   if (Buffer.compare(got, want) === 0) return undefined;

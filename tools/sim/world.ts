@@ -32,6 +32,16 @@ import { buildScenario, type ApplianceRequest, type Outage, type Scenario, type 
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
+/** The configuration as the flasher writes it to a board: sden.cfg, its JSON. */
+export function configBytes(config: unknown): Uint8Array {
+  return new Uint8Array(Buffer.from(JSON.stringify(config), "latin1"));
+}
+
+/** Writes config to a board's flash as the flasher does (sden.cfg). */
+export function flashConfig(flash: Pick<SimFlash, "write">, config: unknown): void {
+  flash.write(CONFIG_FILE, configBytes(config));
+}
+
 /** The board's configuration of the project (flash.config.json), as the flasher writes it (sden.cfg). */
 export function projectConfig(): RouterConfig {
   return JSON.parse(readFileSync(join(root, "flash.config.json"), "utf8")) as RouterConfig;
@@ -159,7 +169,7 @@ export class World {
     // What the flasher writes: the key and the configuration.
     const files: [string, Uint8Array][] = [
       [KEY_FILE, w.key],
-      [CONFIG_FILE, new Uint8Array(Buffer.from(JSON.stringify(w.config)))],
+      [CONFIG_FILE, configBytes(w.config)],
     ];
     w.board.start((hal) => {
       // A store wiped by a cut compaction has lost the key (on a real board
